@@ -1,0 +1,1 @@
+//! Benchmarks of toolgrad; see benches/ and the scripts beside them.

@@ -1,0 +1,40 @@
+//! The `toolgrad` command line: a thin layer over the library crates.
+
+mod eval_cmd;
+mod paths;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "toolgrad",
+    version,
+    about = "Tool-use data generation, fine-tuning and BFCL evaluation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate models on BFCL single-turn categories.
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eval(command) => eval_cmd::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

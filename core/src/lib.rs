@@ -1,0 +1,5 @@
+//! Shared pieces of toolgrad: crash-safe file writing and the LLM client layer
+//! (chat messages, tool calls, and an OpenAI-compatible HTTP client with retries).
+
+pub mod fsutil;
+pub mod llm;

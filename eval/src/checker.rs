@@ -1,0 +1,900 @@
+//! The AST checker: decoded calls against the ground truth, rule for rule as
+//! `bfcl_eval/eval_checker/ast_eval/ast_checker.py`, with the same error types.
+//!
+//! The simple checker runs, in order: function name, required parameters, and per
+//! model argument (in the model's order) unexpected-parameter, type and value
+//! checks, then omitted parameters. The multiple checker picks the doc named by
+//! the ground truth; the parallel checker matches calls greedily, order-free.
+//!
+//! Where the official code would raise (and abort the whole evaluation), we
+//! return a `checker_error:*` verdict instead of panicking.
+
+use crate::category::{AstChecker, Language};
+use crate::convert::{java, javascript};
+use crate::dataset::{ExpectedCall, FunctionDoc};
+use crate::decode::Call;
+use crate::value::{dict_get, PyType, Value};
+
+/// A failed check: the official `error_type` and a human-readable message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub error_type: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(error_type: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            error_type,
+            message: message.into(),
+        }
+    }
+
+    /// Where the official checker raises an exception instead of returning a verdict.
+    fn crash(message: impl Into<String>) -> Self {
+        Self::new("checker_error:unsupported", message)
+    }
+}
+
+pub type Check = Result<(), Failure>;
+
+/// Options that change the checker, as the official model config does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    /// Compare against the function name with every `.` replaced by `_` (API FC
+    /// models whose tool names cannot contain dots).
+    pub underscore_to_dot: bool,
+}
+
+/// The official `ast_checker`.
+pub fn check_calls(
+    checker: AstChecker,
+    docs: &[FunctionDoc],
+    calls: &[Call],
+    expected: &[ExpectedCall],
+    language: Language,
+    options: CheckOptions,
+) -> Check {
+    match checker {
+        AstChecker::Parallel => parallel_no_order(docs, calls, expected, language, options),
+        AstChecker::Multiple => {
+            if calls.len() != expected.len() {
+                return Err(Failure::new(
+                    "multiple_function_checker:wrong_count",
+                    "Wrong number of functions.",
+                ));
+            }
+            let first = expected
+                .first()
+                .ok_or_else(|| Failure::crash("empty ground truth"))?;
+            let doc = find_doc(docs, &first.name)?;
+            simple_function(doc, &calls[0], first, language, options)
+        }
+        AstChecker::Simple => {
+            if calls.len() != 1 {
+                return Err(Failure::new(
+                    "simple_function_checker:wrong_count",
+                    "Wrong number of functions.",
+                ));
+            }
+            let doc = docs
+                .first()
+                .ok_or_else(|| Failure::crash("entry has no function doc"))?;
+            let first = expected
+                .first()
+                .ok_or_else(|| Failure::crash("empty ground truth"))?;
+            simple_function(doc, &calls[0], first, language, options)
+        }
+    }
+}
+
+fn find_doc<'a>(docs: &'a [FunctionDoc], name: &str) -> Result<&'a FunctionDoc, Failure> {
+    docs.iter()
+        .find(|doc| doc.name == name)
+        .ok_or_else(|| Failure::crash(format!("no function doc named {name:?}")))
+}
+
+fn parallel_no_order(
+    docs: &[FunctionDoc],
+    calls: &[Call],
+    expected: &[ExpectedCall],
+    language: Language,
+    options: CheckOptions,
+) -> Check {
+    if calls.len() != expected.len() {
+        return Err(Failure::new(
+            "parallel_function_checker_no_order:wrong_count",
+            "Wrong number of functions.",
+        ));
+    }
+    let mut matched = vec![false; calls.len()];
+    for (i, want) in expected.iter().enumerate() {
+        let doc = find_doc(docs, &want.name)?;
+        let mut last: Check = Err(Failure::crash("no model call left to compare"));
+        for (index, call) in calls.iter().enumerate() {
+            if matched[index] {
+                continue;
+            }
+            last = simple_function(doc, call, want, language, options);
+            if last.is_ok() {
+                matched[index] = true;
+                break;
+            }
+        }
+        if let Err(failure) = last {
+            if failure.error_type.starts_with("checker_error") {
+                return Err(failure);
+            }
+            return Err(Failure::new(
+                "parallel_function_checker_no_order:cannot_find_match",
+                format!(
+                    "Could not find a matching function for index {i} of possible answers; last error: {}",
+                    failure.message
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The converted Python type of a declared parameter type, per language.
+fn converted_type(language: Language, ty: &str) -> Option<PyType> {
+    Some(match language {
+        Language::Python => match ty {
+            "string" | "any" => PyType::Str,
+            "integer" => PyType::Int,
+            "float" => PyType::Float,
+            "boolean" => PyType::Bool,
+            "array" | "tuple" => PyType::List,
+            "dict" => PyType::Dict,
+            _ => return None,
+        },
+        Language::Java => match ty {
+            "byte" | "short" | "integer" | "long" => PyType::Int,
+            "float" | "double" => PyType::Float,
+            "boolean" => PyType::Bool,
+            "char" | "String" | "any" => PyType::Str,
+            "Array" | "ArrayList" | "Queue" | "Stack" => PyType::List,
+            "HashMap" | "Hashtable" => PyType::Dict,
+            _ => return None,
+        },
+        Language::JavaScript => match ty {
+            "String" | "any" => PyType::Str,
+            "integer" | "Bigint" => PyType::Int,
+            "float" => PyType::Float,
+            "Boolean" => PyType::Bool,
+            "dict" => PyType::Dict,
+            "array" => PyType::List,
+            _ => return None,
+        },
+    })
+}
+
+/// Types whose element type is checked (Python) or converted (Java, JavaScript).
+fn has_nested_type(language: Language, ty: &str) -> bool {
+    match language {
+        Language::Python => matches!(ty, "array" | "tuple"),
+        Language::Java | Language::JavaScript => matches!(ty, "Array" | "ArrayList" | "array"),
+    }
+}
+
+/// The official `simple_function_checker`.
+pub fn simple_function(
+    doc: &FunctionDoc,
+    call: &Call,
+    expected: &ExpectedCall,
+    language: Language,
+    options: CheckOptions,
+) -> Check {
+    let func_name = if options.underscore_to_dot && doc.name.contains('.') {
+        doc.name.replace('.', "_")
+    } else {
+        doc.name.clone()
+    };
+    if call.name != func_name {
+        return Err(Failure::new(
+            "simple_function_checker:wrong_func_name",
+            format!("Function name {func_name:?} not found in model output."),
+        ));
+    }
+    for param in &doc.required {
+        if call.arg(param).is_none() {
+            return Err(Failure::new(
+                "simple_function_checker:missing_required",
+                format!("Missing required parameter: {param:?}."),
+            ));
+        }
+    }
+    for (name, value) in &call.args {
+        let details = name.as_deref().and_then(|n| Some((n, doc.param(n)?)));
+        let acceptable = name.as_deref().and_then(|n| expected_param(expected, n));
+        let (Some((param, details)), Some(acceptable)) = (details, acceptable) else {
+            return Err(Failure::new(
+                "simple_function_checker:unexpected_param",
+                format!(
+                    "Unexpected parameter: {}.",
+                    name.as_deref().unwrap_or("None")
+                ),
+            ));
+        };
+        check_param(
+            param,
+            &details.ty,
+            details.items_type.as_deref(),
+            value,
+            acceptable,
+            language,
+        )?;
+    }
+    for (param, acceptable) in &expected.params {
+        if call.arg(param).is_none() && !contains_empty_str(acceptable)? {
+            return Err(Failure::new(
+                "simple_function_checker:missing_optional",
+                format!("Optional parameter {param:?} not provided and not marked as optional."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn expected_param<'a>(expected: &'a ExpectedCall, name: &str) -> Option<&'a Value> {
+    expected
+        .params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+fn check_param(
+    param: &str,
+    ty: &str,
+    items_type: Option<&str>,
+    value: &Value,
+    acceptable: &Value,
+    language: Language,
+) -> Check {
+    let expected_type = converted_type(language, ty)
+        .ok_or_else(|| Failure::crash(format!("unknown parameter type {ty:?} for {param:?}")))?;
+    let nested = has_nested_type(language, ty);
+    let nested_name = if nested {
+        Some(items_type.ok_or_else(|| {
+            Failure::crash(format!("array parameter {param:?} has no items type"))
+        })?)
+    } else {
+        None
+    };
+    let nested_type = match nested_name {
+        Some(name) => Some(converted_type(language, name).ok_or_else(|| {
+            Failure::crash(format!("unknown element type {name:?} for {param:?}"))
+        })?),
+        None => None,
+    };
+
+    let mut value = value.clone();
+    match language {
+        Language::Java | Language::JavaScript => {
+            let Value::Str(text) = &value else {
+                let (kind, lang) = match language {
+                    Language::Java => ("type_error:java", "Java"),
+                    _ => ("type_error:js", "JavaScript"),
+                };
+                return Err(Failure::new(
+                    kind,
+                    format!(
+                        "Incorrect type for parameter {param:?}. Expected type String ({lang} source), got {}.",
+                        value.py_type().name()
+                    ),
+                ));
+            };
+            let converted = match language {
+                Language::Java => java::convert(text, ty, nested_name),
+                _ => javascript::convert(text, ty, nested_name),
+            };
+            value = converted
+                .map_err(|e| Failure::crash(format!("{} conversion is not implemented", e.0)))?;
+        }
+        Language::Python => {}
+    }
+    if ty == "tuple" {
+        if let Value::Tuple(items) = value {
+            value = Value::List(items);
+        }
+    }
+    if language == Language::Python && ty == "float" {
+        value = match value {
+            Value::Int(i) => Value::Float(i as f64),
+            Value::BigInt(s) => Value::Float(s.parse().unwrap_or(f64::INFINITY)),
+            other => other,
+        };
+    }
+
+    let acceptable_items = as_sequence(acceptable)?;
+    let is_variable = type_check(
+        param,
+        ty,
+        &value,
+        &acceptable_items,
+        expected_type,
+        nested_type,
+    )?;
+
+    if !is_variable {
+        match (expected_type, nested_type) {
+            (PyType::Dict, _) => return dict_check(param, &value, &acceptable_items),
+            (PyType::List, Some(PyType::Dict)) => {
+                return list_dict_check(param, &value, &acceptable_items)
+            }
+            (PyType::Str, _) => return string_check(param, &value, &acceptable_items),
+            (PyType::List, _) => return list_check(param, &value, &acceptable_items),
+            _ => {}
+        }
+    }
+    if !value.py_in(&acceptable_items) {
+        return Err(Failure::new(
+            "value_error:others",
+            format!(
+                "Invalid value for parameter {param:?}: {value}. Expected one of {acceptable}."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Iterates a ground-truth value the way Python's `for x in value` would.
+fn as_sequence(value: &Value) -> Result<Vec<Value>, Failure> {
+    match value {
+        Value::List(items) | Value::Tuple(items) => Ok(items.clone()),
+        Value::Str(s) => Ok(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+        Value::Dict(entries) => Ok(entries.iter().map(|(k, _)| k.clone()).collect()),
+        other => Err(Failure::crash(format!(
+            "'{}' object is not iterable",
+            other.py_type().name()
+        ))),
+    }
+}
+
+/// Python's `"" in value`.
+fn contains_empty_str(value: &Value) -> Result<bool, Failure> {
+    match value {
+        Value::Str(_) => Ok(true),
+        Value::Dict(entries) => Ok(dict_get(entries, &Value::Str(String::new())).is_some()),
+        other => Ok(Value::Str(String::new()).py_in(&as_sequence(other)?)),
+    }
+}
+
+/// The type of the first acceptable value that is not `""`.
+fn possible_answer_type(acceptable: &[Value]) -> Option<PyType> {
+    acceptable
+        .iter()
+        .find(|v| !v.is_empty_str())
+        .map(Value::py_type)
+}
+
+/// The official `type_checker`; `Ok(is_variable)` when the type is acceptable.
+fn type_check(
+    param: &str,
+    ty: &str,
+    value: &Value,
+    acceptable: &[Value],
+    expected: PyType,
+    nested: Option<PyType>,
+) -> Result<bool, Failure> {
+    let answer_type = possible_answer_type(acceptable);
+    let is_variable = answer_type.is_some_and(|t| t != expected);
+    let mut nested_failure = None;
+    if value.py_type() == expected {
+        let Some(nested) = nested else {
+            return Ok(is_variable);
+        };
+        let elements = as_sequence(value)?;
+        for candidate in acceptable {
+            let fits = match candidate {
+                Value::List(candidate_items) => elements.iter().all(|element| {
+                    type_check(param, ty, element, candidate_items, nested, None).is_ok()
+                }),
+                _ => true,
+            };
+            if fits {
+                return Ok(is_variable);
+            }
+        }
+        nested_failure = Some(Failure::new(
+            "type_error:nested",
+            format!(
+                "Nested type checking failed for parameter {param:?}. Expected outer type {ty} with inner type {}. Parameter value: {value}.",
+                nested.name()
+            ),
+        ));
+    }
+    if answer_type == Some(value.py_type()) {
+        return match nested_failure {
+            Some(failure) => Err(failure),
+            None => Ok(true),
+        };
+    }
+    Err(Failure::new(
+        "type_error:simple",
+        format!(
+            "Incorrect type for parameter {param:?}. Expected type {ty}, got {}. Parameter value: {value}.",
+            value.py_type().name()
+        ),
+    ))
+}
+
+/// The official `standardize_string`: drop ` ,./-_*^`, lower-case, `'` → `"`.
+pub fn standardize_string(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | ',' | '.' | '/' | '-' | '_' | '*' | '^'))
+        .collect::<String>()
+        .to_lowercase()
+        .replace('\'', "\"")
+}
+
+fn standardize_if_str(value: &Value) -> Value {
+    match value {
+        Value::Str(s) => Value::Str(standardize_string(s)),
+        other => other.clone(),
+    }
+}
+
+fn string_check(param: &str, value: &Value, acceptable: &[Value]) -> Check {
+    let Value::Str(text) = value else {
+        return Err(Failure::crash("string check on a non-string"));
+    };
+    let model = standardize_string(text);
+    if acceptable
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|a| standardize_string(a) == model)
+    {
+        return Ok(());
+    }
+    Err(Failure::new(
+        "value_error:string",
+        format!(
+            "Invalid value for parameter {param:?}: {value}. Expected one of {}. Case insensitive.",
+            Value::List(acceptable.to_vec())
+        ),
+    ))
+}
+
+fn list_check(param: &str, value: &Value, acceptable: &[Value]) -> Check {
+    let model = Value::List(as_sequence(value)?.iter().map(standardize_if_str).collect());
+    for candidate in acceptable {
+        let candidate = Value::List(
+            as_sequence(candidate)?
+                .iter()
+                .map(standardize_if_str)
+                .collect(),
+        );
+        if candidate.py_eq(&model) {
+            return Ok(());
+        }
+    }
+    Err(Failure::new(
+        "value_error:list/tuple",
+        format!(
+            "Invalid value for parameter {param:?}: {value}. Expected one of {}.",
+            Value::List(acceptable.to_vec())
+        ),
+    ))
+}
+
+fn dict_check(param: &str, value: &Value, acceptable: &[Value]) -> Check {
+    let Value::Dict(model) = value else {
+        return Err(Failure::crash(format!(
+            "dict check on a {}",
+            value.py_type().name()
+        )));
+    };
+    let mut result = Failure::new(
+        "dict_checker:unclear",
+        format!("No acceptable dict for {param:?}."),
+    );
+    for candidate in acceptable {
+        if candidate.is_empty_str() {
+            continue;
+        }
+        let Value::Dict(candidate) = candidate else {
+            return Err(Failure::crash("acceptable dict value is not a dict"));
+        };
+        match dict_matches(model, candidate)? {
+            None => return Ok(()),
+            Some(failure) => result = failure,
+        }
+    }
+    Err(result)
+}
+
+/// One candidate of the official `dict_checker`: `None` when it matches.
+fn dict_matches(
+    model: &[(Value, Value)],
+    candidate: &[(Value, Value)],
+) -> Result<Option<Failure>, Failure> {
+    for (key, value) in model {
+        let Some(allowed) = dict_get(candidate, key) else {
+            return Ok(Some(Failure::new(
+                "value_error:dict_key",
+                format!("Unexpected dict key parameter: {key}."),
+            )));
+        };
+        let allowed: Vec<Value> = as_sequence(allowed)?
+            .iter()
+            .map(standardize_if_str)
+            .collect();
+        if !standardize_if_str(value).py_in(&allowed) {
+            return Ok(Some(Failure::new(
+                "value_error:dict_value",
+                format!(
+                    "Invalid value for parameter {key}: {value}. Expected one of {}.",
+                    Value::List(allowed)
+                ),
+            )));
+        }
+    }
+    for (key, allowed) in candidate {
+        if dict_get(model, key).is_none() && !contains_empty_str(allowed)? {
+            return Ok(Some(Failure::new(
+                "value_error:dict_key",
+                format!("Missing dict key parameter: {key}."),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+fn list_dict_check(param: &str, value: &Value, acceptable: &[Value]) -> Check {
+    let model = as_sequence(value)?;
+    let mut result = Failure::new(
+        "list_dict_checker:unclear",
+        format!("No acceptable list of dicts for {param:?}."),
+    );
+    'candidates: for candidate in acceptable {
+        let candidate = as_sequence(candidate)?;
+        if candidate.len() != model.len() {
+            result = Failure::new(
+                "value_error:list_dict_count",
+                "Wrong number of dictionaries in the list.",
+            );
+            continue;
+        }
+        for (item, allowed) in model.iter().zip(&candidate) {
+            if let Err(failure) = dict_check(param, item, std::slice::from_ref(allowed)) {
+                result = failure;
+                continue 'candidates;
+            }
+        }
+        return Ok(());
+    }
+    Err(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::ParamDoc;
+    use crate::decode::python::decode_prompt_reply;
+    use crate::decode::Decoded;
+
+    fn doc(name: &str, params: &[(&str, &str, Option<&str>)], required: &[&str]) -> FunctionDoc {
+        FunctionDoc {
+            name: name.into(),
+            properties: params
+                .iter()
+                .map(|(n, t, items)| {
+                    (
+                        n.to_string(),
+                        ParamDoc {
+                            ty: t.to_string(),
+                            items_type: items.map(str::to_owned),
+                        },
+                    )
+                })
+                .collect(),
+            required: required.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn expected(json: serde_json::Value) -> ExpectedCall {
+        let (name, params) = json.as_object().unwrap().iter().next().unwrap();
+        ExpectedCall {
+            name: name.clone(),
+            params: params
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v)))
+                .collect(),
+        }
+    }
+
+    fn calls(raw: &str) -> Vec<Call> {
+        match decode_prompt_reply(raw).unwrap() {
+            Decoded::Calls(c) => c,
+            Decoded::WrongFormat => panic!("wrong format"),
+        }
+    }
+
+    fn verdict(d: &FunctionDoc, raw: &str, want: serde_json::Value) -> Option<&'static str> {
+        check_calls(
+            AstChecker::Simple,
+            std::slice::from_ref(d),
+            &calls(raw),
+            &[expected(want)],
+            Language::Python,
+            CheckOptions::default(),
+        )
+        .err()
+        .map(|f| f.error_type)
+    }
+
+    fn triangle() -> (FunctionDoc, serde_json::Value) {
+        (
+            doc(
+                "area",
+                &[
+                    ("base", "integer", None),
+                    ("unit", "string", None),
+                    ("scale", "float", None),
+                ],
+                &["base"],
+            ),
+            serde_json::json!({"area": {"base": [10], "unit": ["units", ""], "scale": [1.0, ""]}}),
+        )
+    }
+
+    #[test]
+    fn simple_checker_rules_in_order() {
+        let (d, gt) = triangle();
+        assert_eq!(verdict(&d, "[area(base=10)]", gt.clone()), None);
+        assert_eq!(
+            verdict(&d, "[area(base=10, unit='Units ')]", gt.clone()),
+            None
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=10, scale=1)]", gt.clone()),
+            None,
+            "int accepted for float"
+        );
+        assert_eq!(
+            verdict(&d, "[Area(base=10)]", gt.clone()),
+            Some("simple_function_checker:wrong_func_name")
+        );
+        assert_eq!(
+            verdict(&d, "[area(unit='units')]", gt.clone()),
+            Some("simple_function_checker:missing_required")
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=10, height=5)]", gt.clone()),
+            Some("simple_function_checker:unexpected_param")
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=10.0)]", gt.clone()),
+            Some("type_error:simple")
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=True)]", gt.clone()),
+            Some("type_error:simple"),
+            "bool is not int"
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=11)]", gt.clone()),
+            Some("value_error:others")
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=10, unit='cm')]", gt.clone()),
+            Some("value_error:string")
+        );
+        assert_eq!(
+            verdict(&d, "[area(base=10), area(base=10)]", gt),
+            Some("simple_function_checker:wrong_count")
+        );
+    }
+
+    #[test]
+    fn omitted_parameters_need_the_empty_string_marker() {
+        let d = doc(
+            "f",
+            &[("a", "integer", None), ("b", "integer", None)],
+            &["a"],
+        );
+        let gt = serde_json::json!({"f": {"a": [1], "b": [2]}});
+        assert_eq!(
+            verdict(&d, "[f(a=1)]", gt),
+            Some("simple_function_checker:missing_optional")
+        );
+    }
+
+    #[test]
+    fn lists_tuples_and_nested_types() {
+        let d = doc(
+            "f",
+            &[
+                ("xs", "array", Some("float")),
+                ("t", "tuple", Some("integer")),
+            ],
+            &[],
+        );
+        let gt = serde_json::json!({"f": {"xs": [[1.5, 2.0], ""], "t": [[1, 2], ""]}});
+        assert_eq!(verdict(&d, "[f(xs=[1.5, 2.0])]", gt.clone()), None);
+        assert_eq!(
+            verdict(&d, "[f(t=(1, 2))]", gt.clone()),
+            None,
+            "tuple converted to list"
+        );
+        assert_eq!(
+            verdict(&d, "[f(xs=[2.0, 1.5])]", gt.clone()),
+            Some("value_error:list/tuple")
+        );
+        assert_eq!(
+            verdict(&d, "[f(xs=[1, 2])]", gt.clone()),
+            Some("type_error:nested"),
+            "no int→float for elements"
+        );
+        assert_eq!(
+            verdict(&d, "[f(xs=[])]", gt),
+            None,
+            "\"\" makes [] acceptable"
+        );
+    }
+
+    #[test]
+    fn dicts_and_lists_of_dicts() {
+        let d = doc(
+            "f",
+            &[("c", "dict", None), ("ds", "array", Some("dict"))],
+            &[],
+        );
+        let gt = serde_json::json!({"f": {
+            "c": [{"dept": ["Science"], "school": ["Bluebird HS", ""]}],
+            "ds": [[{"k": [1]}, {"k": [2]}], ""]
+        }});
+        assert_eq!(verdict(&d, "[f(c={'dept': 'science'})]", gt.clone()), None);
+        assert_eq!(
+            verdict(&d, "[f(c={'dept': 'Art'})]", gt.clone()),
+            Some("value_error:dict_value")
+        );
+        assert_eq!(
+            verdict(&d, "[f(c={'x': 1})]", gt.clone()),
+            Some("value_error:dict_key")
+        );
+        assert_eq!(
+            verdict(&d, "[f(ds=[{'k': 1}, {'k': 2}])]", gt.clone()),
+            None
+        );
+        assert_eq!(
+            verdict(&d, "[f(ds=[{'k': 1}])]", gt.clone()),
+            Some("value_error:list_dict_count")
+        );
+        assert_eq!(
+            verdict(&d, "[f(ds=[{'k': 2}, {'k': 1}])]", gt),
+            Some("value_error:dict_value")
+        );
+    }
+
+    #[test]
+    fn variable_escape_hatch_accepts_the_ground_truth_type() {
+        // Ground truth written as a variable name: a string for an integer parameter.
+        let d = doc("f", &[("n", "integer", None)], &[]);
+        let gt = serde_json::json!({"f": {"n": ["count"]}});
+        assert_eq!(verdict(&d, "[f(n='count')]", gt.clone()), None);
+        assert_eq!(verdict(&d, "[f(n=count)]", gt.clone()), None);
+        assert_eq!(
+            verdict(&d, "[f(n='Count')]", gt),
+            Some("value_error:others"),
+            "no normalisation for variables"
+        );
+    }
+
+    #[test]
+    fn parallel_matching_is_order_free_and_greedy() {
+        let d = doc(
+            "play",
+            &[("artist", "string", None), ("n", "integer", None)],
+            &["artist"],
+        );
+        let want = [
+            expected(serde_json::json!({"play": {"artist": ["Taylor Swift"], "n": [20]}})),
+            expected(serde_json::json!({"play": {"artist": ["Maroon 5"], "n": [15]}})),
+        ];
+        let run = |raw: &str| {
+            check_calls(
+                AstChecker::Parallel,
+                std::slice::from_ref(&d),
+                &calls(raw),
+                &want,
+                Language::Python,
+                CheckOptions::default(),
+            )
+            .err()
+            .map(|f| f.error_type)
+        };
+        assert_eq!(
+            run("[play(artist='Maroon 5', n=15), play(artist='taylor swift', n=20)]"),
+            None
+        );
+        assert_eq!(
+            run("[play(artist='Maroon 5', n=15)]"),
+            Some("parallel_function_checker_no_order:wrong_count")
+        );
+        assert_eq!(
+            run("[play(artist='Maroon 5', n=15), play(artist='Taylor Swift', n=21)]"),
+            Some("parallel_function_checker_no_order:cannot_find_match")
+        );
+    }
+
+    #[test]
+    fn underscore_to_dot_renames_the_expected_function() {
+        let d = doc("math.factorial", &[("n", "integer", None)], &["n"]);
+        let want = [expected(serde_json::json!({"math.factorial": {"n": [5]}}))];
+        let c = calls("[math_factorial(n=5)]");
+        let with = CheckOptions {
+            underscore_to_dot: true,
+        };
+        assert!(check_calls(
+            AstChecker::Simple,
+            std::slice::from_ref(&d),
+            &c,
+            &want,
+            Language::Python,
+            with
+        )
+        .is_ok());
+        assert!(check_calls(
+            AstChecker::Simple,
+            std::slice::from_ref(&d),
+            &c,
+            &want,
+            Language::Python,
+            CheckOptions::default()
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn java_values_must_be_source_strings() {
+        let d = doc("f", &[("n", "long", None), ("ok", "boolean", None)], &[]);
+        let want = [expected(
+            serde_json::json!({"f": {"n": [5], "ok": [true, ""]}}),
+        )];
+        let run = |c: Vec<Call>| {
+            check_calls(
+                AstChecker::Simple,
+                std::slice::from_ref(&d),
+                &c,
+                &want,
+                Language::Java,
+                CheckOptions::default(),
+            )
+            .err()
+            .map(|f| f.error_type)
+        };
+        let call = |args: Vec<(&str, Value)>| {
+            vec![Call {
+                name: "f".into(),
+                args: args.into_iter().map(|(k, v)| (Some(k.into()), v)).collect(),
+            }]
+        };
+        assert_eq!(
+            run(call(vec![
+                ("n", Value::Str("5L".into())),
+                ("ok", Value::Str("true".into()))
+            ])),
+            None
+        );
+        assert_eq!(
+            run(call(vec![("n", Value::Int(5))])),
+            Some("type_error:java")
+        );
+        assert_eq!(
+            run(call(vec![("n", Value::Str("5".into()))])),
+            Some("type_error:simple")
+        );
+    }
+
+    #[test]
+    fn standardization_matches_official() {
+        assert_eq!(standardize_string("April 1, 2024"), "april12024");
+        assert_eq!(standardize_string("It's_A-B/C*D^E.f"), "it\"sabcdef");
+    }
+}

@@ -1,0 +1,268 @@
+//! Decoder for prompt-mode Python call lists: `[f(a=1), mod.g(b='x')]`.
+//!
+//! Mirrors BFCL's `default_decode_ast_prompting` + `ast_parse`: strip backticks,
+//! newlines and spaces, add missing brackets, parse as a Python expression, and
+//! resolve every call's keyword arguments to values. Positional arguments are
+//! dropped unread, nested calls with keywords become `{name: {args}}`, nested
+//! calls without keywords and subscripts become their source text, and binary
+//! operations are evaluated. Everything else the official resolver rejects
+//! (attributes, f-strings, comprehensions, lambdas, sets, ...) is an error.
+
+use rustpython_parser::{ast, Mode};
+
+use super::{ArgName, Call, DecodeError, Decoded};
+use crate::eval_expr::evaluate;
+use crate::value::{dict_insert, Value};
+
+/// Decodes a raw prompt-mode reply, exactly as BFCL's Python handler does.
+pub fn decode_prompt_reply(raw: &str) -> Result<Decoded, DecodeError> {
+    let wrapped = wrap_in_brackets(raw);
+    let source = py_strip(&wrapped).trim_matches('\'');
+    parse_call_list(source).map(Decoded::Calls)
+}
+
+/// `result.strip("`\n ")`, then a `[` prefix and `]` suffix where missing.
+pub(crate) fn wrap_in_brackets(raw: &str) -> String {
+    let body = raw.trim_matches(['`', '\n', ' ']);
+    let mut text = String::with_capacity(body.len() + 2);
+    if !body.starts_with('[') {
+        text.push('[');
+    }
+    text.push_str(body);
+    if !body.ends_with(']') {
+        text.push(']');
+    }
+    text
+}
+
+/// Python's `str.strip()` with no argument (Unicode whitespace, `\x1c`..`\x1f` included).
+fn py_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {
+    if source.contains('\0') {
+        return Err(DecodeError::new(
+            "source code string cannot contain null bytes",
+        ));
+    }
+    let module = rustpython_parser::parse(source, Mode::Expression, "<unknown>")
+        .map_err(|e| DecodeError::new(format!("invalid syntax: {}", e.error)))?;
+    let ast::Mod::Expression(expression) = module else {
+        return Err(DecodeError::new("not an expression"));
+    };
+    match *expression.body {
+        ast::Expr::Call(call) => Ok(vec![resolve_call(&call)?]),
+        ast::Expr::List(ast::ExprList { elts, .. })
+        | ast::Expr::Tuple(ast::ExprTuple { elts, .. })
+        | ast::Expr::Set(ast::ExprSet { elts, .. }) => elts
+            .iter()
+            .map(|elt| match elt {
+                ast::Expr::Call(call) => resolve_call(call),
+                _ => Err(DecodeError::new("list element is not a function call")),
+            })
+            .collect(),
+        _ => Err(DecodeError::new(
+            "expression is neither a call nor a list of calls",
+        )),
+    }
+}
+
+/// The dotted name of a call and its keyword arguments; positional ones are dropped.
+fn resolve_call(call: &ast::ExprCall) -> Result<Call, DecodeError> {
+    let mut parts = Vec::new();
+    let mut func = call.func.as_ref();
+    while let ast::Expr::Attribute(attribute) = func {
+        parts.push(attribute.attr.as_str());
+        func = attribute.value.as_ref();
+    }
+    if let ast::Expr::Name(name) = func {
+        parts.push(name.id.as_str());
+    }
+    parts.reverse();
+    let mut args: Vec<(ArgName, Value)> = Vec::new();
+    for keyword in &call.keywords {
+        let value = resolve_value(&keyword.value)?;
+        let name = keyword.arg.as_ref().map(|id| id.as_str().to_owned());
+        match args.iter_mut().find(|(existing, _)| *existing == name) {
+            Some(slot) => slot.1 = value,
+            None => args.push((name, value)),
+        }
+    }
+    Ok(Call {
+        name: parts.join("."),
+        args,
+    })
+}
+
+fn resolve_value(expr: &ast::Expr) -> Result<Value, DecodeError> {
+    Ok(match expr {
+        ast::Expr::Constant(constant) => constant_value(&constant.value)?,
+        // The official resolver negates the operand's constant whatever the operator is.
+        ast::Expr::UnaryOp(unary) => match unary.operand.as_ref() {
+            ast::Expr::Constant(constant) => negate(constant_value(&constant.value)?)?,
+            _ => return Err(DecodeError::new("unsupported unary operand")),
+        },
+        ast::Expr::List(list) => Value::List(resolve_all(&list.elts)?),
+        ast::Expr::Tuple(tuple) => Value::Tuple(resolve_all(&tuple.elts)?),
+        ast::Expr::Dict(dict) => {
+            let mut entries = Vec::new();
+            for (key, value) in dict.keys.iter().zip(&dict.values) {
+                let key = match key {
+                    Some(key) => resolve_value(key)?,
+                    None => return Err(DecodeError::new("unsupported AST type: dict unpacking")),
+                };
+                let value = resolve_value(value)?;
+                if !key.is_hashable() {
+                    return Err(DecodeError::new(format!("unhashable dict key {key}")));
+                }
+                dict_insert(&mut entries, key, value);
+            }
+            Value::Dict(entries)
+        }
+        ast::Expr::BinOp(_) => evaluate(expr)?,
+        ast::Expr::Name(name) => Value::Str(name.id.to_string()),
+        ast::Expr::Call(call) if call.keywords.is_empty() => Value::Str(expr.to_string()),
+        ast::Expr::Call(call) => {
+            let nested = resolve_call(call)?;
+            let args = nested.args_dict();
+            Value::Dict(vec![(Value::Str(nested.name), args)])
+        }
+        ast::Expr::Subscript(subscript) => {
+            Value::Str(format!("{}[{}]", subscript.value, subscript.slice))
+        }
+        _ => return Err(DecodeError::new("unsupported AST type")),
+    })
+}
+
+fn resolve_all(exprs: &[ast::Expr]) -> Result<Vec<Value>, DecodeError> {
+    exprs.iter().map(resolve_value).collect()
+}
+
+pub(crate) fn constant_value(constant: &ast::Constant) -> Result<Value, DecodeError> {
+    Ok(match constant {
+        ast::Constant::None => Value::None,
+        ast::Constant::Bool(b) => Value::Bool(*b),
+        ast::Constant::Str(s) => Value::Str(s.clone()),
+        ast::Constant::Bytes(b) => Value::Bytes(b.clone()),
+        ast::Constant::Int(i) => {
+            let text = i.to_string();
+            text.parse::<i128>()
+                .map(Value::Int)
+                .unwrap_or(Value::BigInt(text))
+        }
+        ast::Constant::Float(f) => Value::Float(*f),
+        ast::Constant::Complex { real, imag } => Value::Complex(*real, *imag),
+        ast::Constant::Ellipsis => Value::Str("...".into()),
+        ast::Constant::Tuple(items) => {
+            Value::Tuple(items.iter().map(constant_value).collect::<Result<_, _>>()?)
+        }
+    })
+}
+
+/// Python's unary minus.
+pub(crate) fn negate(value: Value) -> Result<Value, DecodeError> {
+    Ok(match value {
+        Value::Bool(b) => Value::Int(-(b as i128)),
+        Value::Int(i) => Value::Int(-i),
+        Value::BigInt(s) => match s.strip_prefix('-') {
+            Some(positive) => Value::BigInt(positive.to_owned()),
+            None => Value::BigInt(format!("-{s}")),
+        },
+        Value::Float(f) => Value::Float(-f),
+        Value::Complex(re, im) => Value::Complex(-re, -im),
+        other => {
+            return Err(DecodeError::new(format!(
+                "bad operand type for unary -: '{}'",
+                other.py_type().name()
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calls(raw: &str) -> Vec<Call> {
+        match decode_prompt_reply(raw) {
+            Ok(Decoded::Calls(calls)) => calls,
+            other => panic!("{raw:?} decoded to {other:?}"),
+        }
+    }
+
+    fn render(raw: &str) -> String {
+        calls(raw)
+            .iter()
+            .map(Call::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn fails(raw: &str) -> bool {
+        decode_prompt_reply(raw).is_err()
+    }
+
+    #[test]
+    fn decodes_lists_bare_calls_and_dotted_names() {
+        assert_eq!(render("[f(a=1, b='x'), g()]"), "f(a=1, b='x'); g()");
+        assert_eq!(
+            render("math.factorial(number=5)"),
+            "math.factorial(number=5)"
+        );
+        assert_eq!(render("  ```[a.b.c(x=True)]```\n"), "a.b.c(x=True)");
+    }
+
+    #[test]
+    fn decodes_literals_of_every_kind() {
+        assert_eq!(
+            render("[f(a=-3, b=-2.5, c=None, d=[1, [2, (3, 4)]], e={'k': [1.0]}, s=\"it's\\n\")]"),
+            "f(a=-3, b=-2.5, c=None, d=[1, [2, (3, 4)]], e={'k': [1.0]}, s=\"it's\\n\")"
+        );
+        assert_eq!(
+            render("[f(x=1e3, y=0x10, z=1_000)]"),
+            "f(x=1000.0, y=16, z=1000)"
+        );
+    }
+
+    #[test]
+    fn follows_the_official_resolver_quirks() {
+        // Positional arguments are dropped; a unary plus negates, as in the official code.
+        assert_eq!(render("[f(1, 2, a=+5)]"), "f(a=-5)");
+        // Bare names become strings, nested keyword-less calls their source text.
+        assert_eq!(
+            render("[f(a=x, b=np.array([1,2]))]"),
+            "f(a='x', b='np.array([1, 2])')"
+        );
+        // Nested calls with keywords become {name: {args}}; binary operations are evaluated.
+        assert_eq!(
+            render("[f(a=g(b=1), c=2**3, d='a'+'b')]"),
+            "f(a={'g': {'b': 1}}, c=8, d='ab')"
+        );
+        assert_eq!(render("[f(a=data[0])]"), "f(a='data[0]')");
+        // A repeated keyword keeps its first position and its last value.
+        assert_eq!(render("[f(a=1, b=2, a=3)]"), "f(a=3, b=2)");
+        assert_eq!(render("[]"), "");
+    }
+
+    #[test]
+    fn rejects_what_the_official_rejects() {
+        for raw in [
+            "```python\n[f(a=1)]\n```",
+            "Sure! f(a=1)",
+            "[f(a=1), 2]",
+            "[f(a=math.pi)]",
+            "[f(a=f'x')]",
+            "[f(a={1, 2})]",
+            "[f(a=lambda: 1)]",
+            "[f(a=-x)]",
+            "[f(a=[i for i in y])]",
+            "[f(a={[1]: 2})]",
+            "[f(a=1/0)]",
+            "I cannot help with that.",
+            "[f(a=1)]\0",
+        ] {
+            assert!(fails(raw), "{raw:?} should fail to decode");
+        }
+    }
+}
