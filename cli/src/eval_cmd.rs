@@ -5,8 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use std::sync::Arc;
+
+use toolgrad_core::llm::openai::OpenAiClient;
+use toolgrad_eval::category::parse_category_list;
 use toolgrad_eval::checker::CheckOptions;
-use toolgrad_eval::score::score_directory;
+use toolgrad_eval::decode::ResultFormat;
+use toolgrad_eval::runner::config::load_endpoint;
+use toolgrad_eval::runner::{progress_bar, run_category};
+use toolgrad_eval::score::{score_directory, ScoreOptions};
 use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
 
 use crate::paths::bfcl_data_dir;
@@ -15,6 +22,27 @@ use crate::paths::bfcl_data_dir;
 pub enum EvalCommand {
     /// Score BFCL result files (`BFCL_v4_<category>_result.json`) against the ground truth.
     Score(ScoreArgs),
+    /// Run a model on BFCL categories, write result files, then score them.
+    Bfcl(BfclArgs),
+}
+
+#[derive(Args)]
+pub struct BfclArgs {
+    /// Model name: a `[models.<name>]` table of the config file.
+    #[arg(long)]
+    model: String,
+    /// TOML file with the model endpoints.
+    #[arg(long, value_name = "FILE", default_value = "configs/bfcl-models.toml")]
+    config: PathBuf,
+    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
+    #[arg(long, num_args = 1.., default_value = "all")]
+    categories: Vec<String>,
+    /// Results go to <out>/result/, verdicts and summaries to <out>/score/.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -32,6 +60,9 @@ pub struct ScoreArgs {
     /// (by default a missing entry counts as wrong).
     #[arg(long)]
     partial: bool,
+    /// Results hold native tool calls (`[{name: "json args"}]`), as FC-mode handlers write them.
+    #[arg(long)]
+    fc: bool,
     /// Expect function names with `.` replaced by `_`, as for API FC models.
     #[arg(long)]
     underscore_to_dot: bool,
@@ -40,6 +71,7 @@ pub struct ScoreArgs {
 pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Score(args) => score(args),
+        EvalCommand::Bfcl(args) => bfcl(args),
     }
 }
 
@@ -56,8 +88,15 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
 
 fn score(args: ScoreArgs) -> Result<ExitCode> {
     let data = data_dir(args.data)?;
-    let options = CheckOptions {
-        underscore_to_dot: args.underscore_to_dot,
+    let options = ScoreOptions {
+        format: if args.fc {
+            ResultFormat::ToolCalls
+        } else {
+            ResultFormat::Prompt
+        },
+        check: CheckOptions {
+            underscore_to_dot: args.underscore_to_dot,
+        },
     };
     let policy = if args.partial {
         MissingPolicy::Partial
@@ -72,7 +111,7 @@ pub fn score_and_report(
     data: &Path,
     results: &Path,
     out: &Path,
-    options: CheckOptions,
+    options: ScoreOptions,
     policy: MissingPolicy,
 ) -> Result<()> {
     let scores = score_directory(data, results, options)
@@ -93,4 +132,52 @@ pub fn score_and_report(
     print!("{}", to_markdown(&rows));
     eprintln!("wrote {}", out.display());
     Ok(())
+}
+
+fn bfcl(args: BfclArgs) -> Result<ExitCode> {
+    let data = data_dir(args.data)?;
+    let categories = parse_category_list(&args.categories)?;
+    let endpoint = load_endpoint(&args.config, &args.model)?;
+    let client_config = endpoint.client_config().map_err(|message| {
+        anyhow::anyhow!(
+            "{}: models.{}: {message}",
+            args.config.display(),
+            args.model
+        )
+    })?;
+    let client = Arc::new(OpenAiClient::new(client_config)?);
+    let settings = endpoint.run_settings();
+    let results_dir = args.out.join("result");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let progress = progress_bar();
+    let mut failed = 0;
+    for category in &categories {
+        progress.set_message(category.name());
+        let report = runtime.block_on(run_category(
+            Arc::clone(&client),
+            &data,
+            &results_dir,
+            *category,
+            &settings,
+            &progress,
+        ))?;
+        failed += report.failed;
+        progress.println(format!(
+            "{category}: {} queried, {} already answered, {} failed, {} prompt + {} completion tokens",
+            report.queried, report.skipped, report.failed, report.input_tokens, report.output_tokens
+        ));
+    }
+    progress.finish_and_clear();
+    score_and_report(
+        &data,
+        &results_dir,
+        &args.out.join("score"),
+        settings.score_options(),
+        MissingPolicy::CountAsWrong,
+    )?;
+    if failed > 0 {
+        eprintln!("{failed} request(s) failed for good; re-run the same command to retry them");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }

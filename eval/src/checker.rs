@@ -726,8 +726,14 @@ mod tests {
             verdict(&d, "[f(xs=[2.0, 1.5])]", gt.clone()),
             Some("value_error:list/tuple")
         );
+        // `""` among the candidates lets any element type through to the value check.
         assert_eq!(
             verdict(&d, "[f(xs=[1, 2])]", gt.clone()),
+            Some("value_error:list/tuple")
+        );
+        let strict = serde_json::json!({"f": {"xs": [[1.5, 2.0]]}});
+        assert_eq!(
+            verdict(&d, "[f(xs=[1, 2])]", strict),
             Some("type_error:nested"),
             "no int→float for elements"
         );
@@ -758,17 +764,27 @@ mod tests {
             verdict(&d, "[f(c={'x': 1})]", gt.clone()),
             Some("value_error:dict_key")
         );
+        let c = "c={'dept': 'Science'}";
         assert_eq!(
-            verdict(&d, "[f(ds=[{'k': 1}, {'k': 2}])]", gt.clone()),
+            verdict(
+                &d,
+                &format!("[f({c}, ds=[{{'k': 1}}, {{'k': 2}}])]"),
+                gt.clone()
+            ),
             None
         );
         assert_eq!(
-            verdict(&d, "[f(ds=[{'k': 1}])]", gt.clone()),
-            Some("value_error:list_dict_count")
+            verdict(&d, "[f(ds=[{'k': 1}, {'k': 2}])]", gt.clone()),
+            Some("simple_function_checker:missing_optional")
         );
         assert_eq!(
-            verdict(&d, "[f(ds=[{'k': 2}, {'k': 1}])]", gt),
-            Some("value_error:dict_value")
+            verdict(&d, &format!("[f({c}, ds=[{{'k': 1}}])]"), gt.clone()),
+            Some("value_error:list_dict_count")
+        );
+        // The error of the last candidate wins: here the `""` candidate's count error.
+        assert_eq!(
+            verdict(&d, &format!("[f({c}, ds=[{{'k': 2}}, {{'k': 1}}])]"), gt),
+            Some("value_error:list_dict_count")
         );
     }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::category::{Category, Judge, Language};
 use crate::checker::{check_calls, CheckOptions};
 use crate::dataset::{load_category, Entry};
-use crate::decode::{decode_result, Decoded};
+use crate::decode::{decode_result, Decoded, ResultFormat};
 use crate::error::{EvalError, Result};
 
 /// The judgement of one result line.
@@ -48,17 +48,24 @@ impl Verdict {
     }
 }
 
+/// How results are decoded and checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScoreOptions {
+    pub format: ResultFormat,
+    pub check: CheckOptions,
+}
+
 /// Judges one raw `result` value against a dataset entry.
 pub fn judge_entry(
     category: Category,
     entry: &Entry,
     result: &serde_json::Value,
-    options: CheckOptions,
+    options: ScoreOptions,
 ) -> Verdict {
     let id = entry.id.as_str();
     match category.judge() {
         Judge::Irrelevance | Judge::Relevance => {
-            let contains_call = match decode_result(result, Language::Python) {
+            let contains_call = match decode_result(result, Language::Python, options.format) {
                 Ok(decoded) => !decoded.is_empty_output(),
                 Err(_) => false,
             };
@@ -76,7 +83,7 @@ pub fn judge_entry(
                 ),
             }
         }
-        Judge::Ast => match decode_result(result, category.language()) {
+        Judge::Ast => match decode_result(result, category.language(), options.format) {
             Err(e) => Verdict::fail(
                 id,
                 "ast_decoder:decoder_failed",
@@ -93,7 +100,7 @@ pub fn judge_entry(
                 &calls,
                 &entry.ground_truth,
                 category.language(),
-                options,
+                options.check,
             ) {
                 Ok(()) => Verdict::pass(id),
                 Err(failure) => Verdict::fail(id, failure.error_type, failure.message),
@@ -152,7 +159,7 @@ pub fn score_lines(
     entries: &[Entry],
     lines: &[(usize, ResultLine)],
     results_path: &Path,
-    options: CheckOptions,
+    options: ScoreOptions,
 ) -> Result<CategoryScore> {
     let index: HashMap<&str, &Entry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(lines.len());
@@ -231,7 +238,7 @@ pub fn find_result_files(results_dir: &Path) -> Result<Vec<(Category, PathBuf)>>
 pub fn score_directory(
     data_dir: &Path,
     results_dir: &Path,
-    options: CheckOptions,
+    options: ScoreOptions,
 ) -> Result<Vec<CategoryScore>> {
     let files = find_result_files(results_dir)?;
     if files.is_empty() {

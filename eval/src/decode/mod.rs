@@ -100,23 +100,45 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// How a result file stores the model's answer, i.e. which official handler wrote it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultFormat {
+    /// Prompt mode: `result` is the raw text reply, decoded by the category's language.
+    #[default]
+    Prompt,
+    /// FC mode (OpenAI-style handler): `result` is `[{name: "json args"}, ...]`; a text
+    /// reply means the model called no tool.
+    ToolCalls,
+}
+
 /// Decodes one result-file `result` value the way the official handler would.
-///
-/// A JSON string is a prompt-mode reply, decoded with the category's language;
-/// a JSON array is a list of native tool calls. Anything else raises there too.
 pub fn decode_result(
     result: &serde_json::Value,
     language: Language,
+    format: ResultFormat,
 ) -> Result<Decoded, DecodeError> {
-    match result {
-        serde_json::Value::String(reply) => match language {
+    match (format, result) {
+        (ResultFormat::Prompt, serde_json::Value::String(reply)) => match language {
             Language::Python => python::decode_prompt_reply(reply),
             Language::Java => java::decode_prompt_reply(reply),
             Language::JavaScript => javascript::decode_prompt_reply(reply),
         },
-        serde_json::Value::Array(tool_calls) => fc::decode_tool_calls(tool_calls),
-        other => Err(DecodeError::new(format!(
-            "model result must be a string or a list of tool calls, got {}",
+        (ResultFormat::ToolCalls, serde_json::Value::Array(tool_calls)) => {
+            fc::decode_tool_calls(tool_calls)
+        }
+        // Iterating an empty reply yields no calls in the official FC handler.
+        (ResultFormat::ToolCalls, serde_json::Value::String(reply)) if reply.is_empty() => {
+            Ok(Decoded::Calls(Vec::new()))
+        }
+        (ResultFormat::ToolCalls, serde_json::Value::String(_)) => Err(DecodeError::new(
+            "the model replied with text, not tool calls",
+        )),
+        (ResultFormat::Prompt, other) => Err(DecodeError::new(format!(
+            "a prompt-mode result must be a string, got {}",
+            json_type_name(other)
+        ))),
+        (ResultFormat::ToolCalls, other) => Err(DecodeError::new(format!(
+            "a tool-call result must be a list, got {}",
             json_type_name(other)
         ))),
     }

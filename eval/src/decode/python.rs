@@ -8,7 +8,8 @@
 //! operations are evaluated. Everything else the official resolver rejects
 //! (attributes, f-strings, comprehensions, lambdas, sets, ...) is an error.
 
-use rustpython_parser::{ast, Mode};
+use rustpython_parser::lexer::LexicalErrorType;
+use rustpython_parser::{ast, Mode, ParseErrorType};
 
 use super::{ArgName, Call, DecodeError, Decoded};
 use crate::eval_expr::evaluate;
@@ -46,19 +47,19 @@ fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {
             "source code string cannot contain null bytes",
         ));
     }
-    let module = rustpython_parser::parse(source, Mode::Expression, "<unknown>")
-        .map_err(|e| DecodeError::new(format!("invalid syntax: {}", e.error)))?;
+    let (module, renamed) = parse_allowing_repeated_keywords(source)?;
     let ast::Mod::Expression(expression) = module else {
         return Err(DecodeError::new("not an expression"));
     };
+    let resolver = Resolver { renamed: &renamed };
     match *expression.body {
-        ast::Expr::Call(call) => Ok(vec![resolve_call(&call)?]),
+        ast::Expr::Call(call) => Ok(vec![resolver.call(&call)?]),
         ast::Expr::List(ast::ExprList { elts, .. })
         | ast::Expr::Tuple(ast::ExprTuple { elts, .. })
         | ast::Expr::Set(ast::ExprSet { elts, .. }) => elts
             .iter()
             .map(|elt| match elt {
-                ast::Expr::Call(call) => resolve_call(call),
+                ast::Expr::Call(call) => resolver.call(call),
                 _ => Err(DecodeError::new("list element is not a function call")),
             })
             .collect(),
@@ -68,75 +69,124 @@ fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {
     }
 }
 
-/// The dotted name of a call and its keyword arguments; positional ones are dropped.
-fn resolve_call(call: &ast::ExprCall) -> Result<Call, DecodeError> {
-    let mut parts = Vec::new();
-    let mut func = call.func.as_ref();
-    while let ast::Expr::Attribute(attribute) = func {
-        parts.push(attribute.attr.as_str());
-        func = attribute.value.as_ref();
-    }
-    if let ast::Expr::Name(name) = func {
-        parts.push(name.id.as_str());
-    }
-    parts.reverse();
-    let mut args: Vec<(ArgName, Value)> = Vec::new();
-    for keyword in &call.keywords {
-        let value = resolve_value(&keyword.value)?;
-        let name = keyword.arg.as_ref().map(|id| id.as_str().to_owned());
-        match args.iter_mut().find(|(existing, _)| *existing == name) {
-            Some(slot) => slot.1 = value,
-            None => args.push((name, value)),
-        }
-    }
-    Ok(Call {
-        name: parts.join("."),
-        args,
-    })
-}
-
-fn resolve_value(expr: &ast::Expr) -> Result<Value, DecodeError> {
-    Ok(match expr {
-        ast::Expr::Constant(constant) => constant_value(&constant.value)?,
-        // The official resolver negates the operand's constant whatever the operator is.
-        ast::Expr::UnaryOp(unary) => match unary.operand.as_ref() {
-            ast::Expr::Constant(constant) => negate(constant_value(&constant.value)?)?,
-            _ => return Err(DecodeError::new("unsupported unary operand")),
-        },
-        ast::Expr::List(list) => Value::List(resolve_all(&list.elts)?),
-        ast::Expr::Tuple(tuple) => Value::Tuple(resolve_all(&tuple.elts)?),
-        ast::Expr::Dict(dict) => {
-            let mut entries = Vec::new();
-            for (key, value) in dict.keys.iter().zip(&dict.values) {
-                let key = match key {
-                    Some(key) => resolve_value(key)?,
-                    None => return Err(DecodeError::new("unsupported AST type: dict unpacking")),
+/// Parses like CPython's `ast.parse(mode="eval")`, which (unlike our parser)
+/// accepts a repeated keyword argument: each repeat is renamed to a placeholder
+/// and re-parsed; the placeholders map back to the original names.
+fn parse_allowing_repeated_keywords(
+    source: &str,
+) -> Result<(ast::Mod, Vec<(String, String)>), DecodeError> {
+    let mut text = source.to_owned();
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    loop {
+        match rustpython_parser::parse(&text, Mode::Expression, "<unknown>") {
+            Ok(module) => return Ok((module, renamed)),
+            Err(error) => {
+                let start = usize::from(error.offset);
+                let repeated = match &error.error {
+                    ParseErrorType::Lexical(LexicalErrorType::DuplicateKeywordArgumentError(
+                        name,
+                    )) if text.get(start..start + name.len()) == Some(name.as_str()) => {
+                        name.clone()
+                    }
+                    other => return Err(DecodeError::new(format!("invalid syntax: {other}"))),
                 };
-                let value = resolve_value(value)?;
-                if !key.is_hashable() {
-                    return Err(DecodeError::new(format!("unhashable dict key {key}")));
-                }
-                dict_insert(&mut entries, key, value);
+                let placeholder = format!("__toolgrad_repeated_{}__", renamed.len());
+                text.replace_range(start..start + repeated.len(), &placeholder);
+                renamed.push((placeholder, repeated));
             }
-            Value::Dict(entries)
         }
-        ast::Expr::BinOp(_) => evaluate(expr)?,
-        ast::Expr::Name(name) => Value::Str(name.id.to_string()),
-        ast::Expr::Call(call) if call.keywords.is_empty() => Value::Str(expr.to_string()),
-        ast::Expr::Call(call) => {
-            let nested = resolve_call(call)?;
-            let args = nested.args_dict();
-            Value::Dict(vec![(Value::Str(nested.name), args)])
-        }
-        ast::Expr::Subscript(subscript) => {
-            Value::Str(format!("{}[{}]", subscript.value, subscript.slice))
-        }
-        _ => return Err(DecodeError::new("unsupported AST type")),
-    })
+    }
 }
 
-fn resolve_all(exprs: &[ast::Expr]) -> Result<Vec<Value>, DecodeError> {
-    exprs.iter().map(resolve_value).collect()
+/// Resolves AST nodes to values, as the official `resolve_ast_call` / `resolve_ast_by_type`.
+struct Resolver<'a> {
+    renamed: &'a [(String, String)],
+}
+
+impl Resolver<'_> {
+    /// The dotted name of a call and its keyword arguments; positional ones are dropped.
+    fn call(&self, call: &ast::ExprCall) -> Result<Call, DecodeError> {
+        let mut parts = Vec::new();
+        let mut func = call.func.as_ref();
+        while let ast::Expr::Attribute(attribute) = func {
+            parts.push(attribute.attr.as_str());
+            func = attribute.value.as_ref();
+        }
+        if let ast::Expr::Name(name) = func {
+            parts.push(name.id.as_str());
+        }
+        parts.reverse();
+        let mut args: Vec<(ArgName, Value)> = Vec::new();
+        for keyword in &call.keywords {
+            let value = self.value(&keyword.value)?;
+            let name = keyword
+                .arg
+                .as_ref()
+                .map(|id| self.original_name(id.as_str()));
+            match args.iter_mut().find(|(existing, _)| *existing == name) {
+                Some(slot) => slot.1 = value,
+                None => args.push((name, value)),
+            }
+        }
+        Ok(Call {
+            name: parts.join("."),
+            args,
+        })
+    }
+
+    fn value(&self, expr: &ast::Expr) -> Result<Value, DecodeError> {
+        Ok(match expr {
+            ast::Expr::Constant(constant) => constant_value(&constant.value)?,
+            // The official resolver negates the operand's constant whatever the operator is.
+            ast::Expr::UnaryOp(unary) => match unary.operand.as_ref() {
+                ast::Expr::Constant(constant) => negate(constant_value(&constant.value)?)?,
+                _ => return Err(DecodeError::new("unsupported unary operand")),
+            },
+            ast::Expr::List(list) => Value::List(self.all(&list.elts)?),
+            ast::Expr::Tuple(tuple) => Value::Tuple(self.all(&tuple.elts)?),
+            ast::Expr::Dict(dict) => {
+                let mut entries = Vec::new();
+                for (key, value) in dict.keys.iter().zip(&dict.values) {
+                    let key = match key {
+                        Some(key) => self.value(key)?,
+                        None => {
+                            return Err(DecodeError::new("unsupported AST type: dict unpacking"))
+                        }
+                    };
+                    let value = self.value(value)?;
+                    if !key.is_hashable() {
+                        return Err(DecodeError::new(format!("unhashable dict key {key}")));
+                    }
+                    dict_insert(&mut entries, key, value);
+                }
+                Value::Dict(entries)
+            }
+            ast::Expr::BinOp(_) => evaluate(expr)?,
+            ast::Expr::Name(name) => Value::Str(name.id.to_string()),
+            ast::Expr::Call(call) if call.keywords.is_empty() => Value::Str(expr.to_string()),
+            ast::Expr::Call(call) => {
+                let nested = self.call(call)?;
+                let args = nested.args_dict();
+                Value::Dict(vec![(Value::Str(nested.name), args)])
+            }
+            ast::Expr::Subscript(subscript) => {
+                Value::Str(format!("{}[{}]", subscript.value, subscript.slice))
+            }
+            _ => return Err(DecodeError::new("unsupported AST type")),
+        })
+    }
+
+    fn all(&self, exprs: &[ast::Expr]) -> Result<Vec<Value>, DecodeError> {
+        exprs.iter().map(|e| self.value(e)).collect()
+    }
+
+    fn original_name(&self, name: &str) -> String {
+        self.renamed
+            .iter()
+            .find(|(placeholder, _)| placeholder == name)
+            .map(|(_, original)| original.clone())
+            .unwrap_or_else(|| name.to_owned())
+    }
 }
 
 pub(crate) fn constant_value(constant: &ast::Constant) -> Result<Value, DecodeError> {

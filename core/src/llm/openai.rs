@@ -1,0 +1,324 @@
+//! A client for OpenAI-compatible `POST {base_url}/chat/completions` endpoints.
+//!
+//! Retries 429, 5xx, timeouts, connection errors and unparsable replies with
+//! exponential backoff and full jitter (honouring `Retry-After`), and bounds the
+//! number of requests in flight. The API key is sent as a bearer token and never
+//! appears in errors or logs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::{ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage};
+
+/// Endpoint, model and retry settings.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// For example `https://api.openai.com/v1` or `http://127.0.0.1:8080/v1`.
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+}
+
+impl OpenAiConfig {
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            model: model.into(),
+            api_key: None,
+            max_retries: 6,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            timeout: Duration::from_secs(120),
+            concurrency: 8,
+        }
+    }
+}
+
+/// The OpenAI-compatible chat client.
+#[derive(Clone)]
+pub struct OpenAiClient {
+    http: reqwest::Client,
+    config: Arc<OpenAiConfig>,
+    endpoint: String,
+    permits: Arc<Semaphore>,
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(ChatResponse),
+    Retry {
+        error: LlmError,
+        wait_hint: Option<Duration>,
+    },
+    Fatal(LlmError),
+}
+
+impl OpenAiClient {
+    pub fn new(config: OpenAiConfig) -> Result<Self, LlmError> {
+        if config.concurrency == 0 {
+            return Err(LlmError::Setup("concurrency must be at least 1".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| LlmError::Setup(e.to_string()))?;
+        let endpoint = format!("{}/chat/completions", config.base_url.trim_end_matches('/'));
+        let permits = Arc::new(Semaphore::new(config.concurrency));
+        Ok(Self {
+            http,
+            config: Arc::new(config),
+            endpoint,
+            permits,
+        })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    fn body(&self, request: &ChatRequest) -> serde_json::Value {
+        let mut body =
+            serde_json::json!({ "model": self.config.model, "messages": request.messages });
+        if !request.tools.is_empty() {
+            body["tools"] = serde_json::Value::Array(request.tools.clone());
+        }
+        if let Some(format) = &request.response_format {
+            body["response_format"] = format.clone();
+        }
+        if let Some(t) = request.temperature {
+            body["temperature"] = serde_json::json!(t);
+        }
+        if let Some(n) = request.max_tokens {
+            body["max_tokens"] = serde_json::json!(n);
+        }
+        body
+    }
+
+    async fn attempt(&self, body: &serde_json::Value, attempts: u32) -> Attempt {
+        let started = Instant::now();
+        let mut builder = self.http.post(&self.endpoint).json(body);
+        if let Some(key) = &self.config.api_key {
+            builder = builder.bearer_auth(key);
+        }
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let error = LlmError::Transport {
+                    endpoint: self.endpoint.clone(),
+                    attempts,
+                    message: describe(&e),
+                };
+                return Attempt::Retry {
+                    error,
+                    wait_hint: None,
+                };
+            }
+        };
+        let status = response.status();
+        let wait_hint = retry_after(&response);
+        let text = match response.text().await {
+            Ok(text) => text,
+            Err(e) => {
+                let error = LlmError::Transport {
+                    endpoint: self.endpoint.clone(),
+                    attempts,
+                    message: describe(&e),
+                };
+                return Attempt::Retry {
+                    error,
+                    wait_hint: None,
+                };
+            }
+        };
+        if !status.is_success() {
+            let error = LlmError::Status {
+                endpoint: self.endpoint.clone(),
+                status: status.as_u16(),
+                attempts,
+                body: snippet(&text),
+            };
+            return if status.as_u16() == 429 || status.is_server_error() {
+                Attempt::Retry { error, wait_hint }
+            } else {
+                Attempt::Fatal(error)
+            };
+        }
+        match parse_reply(&text) {
+            Ok((content, tool_calls, usage)) => Attempt::Done(ChatResponse {
+                content,
+                tool_calls,
+                usage,
+                latency: started.elapsed(),
+                attempts,
+            }),
+            Err(message) => Attempt::Retry {
+                error: LlmError::BadReply {
+                    endpoint: self.endpoint.clone(),
+                    attempts,
+                    message,
+                },
+                wait_hint: None,
+            },
+        }
+    }
+
+    /// Full-jitter exponential backoff, or the server's `Retry-After` when given.
+    fn backoff(&self, retry: u32, hint: Option<Duration>) -> Duration {
+        let ceiling = self
+            .config
+            .initial_backoff
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.config.max_backoff);
+        match hint {
+            Some(hint) => hint.min(self.config.max_backoff),
+            None => ceiling.mul_f64(rand::rng().random_range(0.0..=1.0)),
+        }
+    }
+}
+
+impl ChatModel for OpenAiClient {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| LlmError::Setup("client is shutting down".into()))?;
+        let body = self.body(request);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.attempt(&body, attempts).await {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::Fatal(error) => return Err(error),
+                Attempt::Retry { error, wait_hint } => {
+                    if attempts > self.config.max_retries {
+                        return Err(error);
+                    }
+                    tokio::time::sleep(self.backoff(attempts - 1, wait_hint)).await;
+                }
+            }
+        }
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        format!("could not connect: {error}")
+    } else {
+        error.to_string()
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn snippet(text: &str) -> String {
+    const LIMIT: usize = 300;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ReplyMessage,
+}
+
+#[derive(Deserialize)]
+struct ReplyMessage {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
+}
+
+fn parse_reply(text: &str) -> Result<(Option<String>, Vec<ToolCall>, Usage), String> {
+    let reply: Reply = serde_json::from_str(text)
+        .map_err(|e| format!("not a chat completion ({e}): {}", snippet(text)))?;
+    let choice = reply
+        .choices
+        .into_iter()
+        .next()
+        .ok_or("the reply has no choices")?;
+    Ok((
+        choice.message.content,
+        choice.message.tool_calls.unwrap_or_default(),
+        reply.usage.unwrap_or_default(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_content_tool_calls_and_usage() {
+        let text = r#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[
+            {"id":"c1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]}}],
+            "usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#;
+        let (content, calls, usage) = parse_reply(text).unwrap();
+        assert_eq!(content, None);
+        assert_eq!(calls[0].function.arguments, "{\"a\":1}");
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 12,
+                completion_tokens: 3
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_and_empty_choices() {
+        assert!(parse_reply("<html>oops</html>").is_err());
+        assert!(parse_reply(r#"{"choices":[]}"#).is_err());
+    }
+
+    #[test]
+    fn backoff_respects_ceiling_and_retry_after() {
+        let mut config = OpenAiConfig::new("http://127.0.0.1:9", "m");
+        config.initial_backoff = Duration::from_millis(100);
+        config.max_backoff = Duration::from_millis(250);
+        let client = OpenAiClient::new(config).unwrap();
+        for retry in 0..8 {
+            assert!(client.backoff(retry, None) <= Duration::from_millis(250));
+        }
+        assert_eq!(
+            client.backoff(0, Some(Duration::from_secs(9))),
+            Duration::from_millis(250)
+        );
+    }
+}

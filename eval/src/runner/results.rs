@@ -1,0 +1,161 @@
+//! Result files in the format `bfcl generate` writes, written resumably.
+//!
+//! Each answered entry is appended as one complete JSON line
+//! (`{"id", "result", "input_token_count", "output_token_count", "latency"}`), so
+//! a killed run loses at most the requests in flight; a re-run reads the ids
+//! already present and skips them. [`ResultFile::finish`] rewrites the file sorted
+//! in dataset order, atomically.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toolgrad_core::fsutil::{append_line, write_atomic};
+
+use crate::error::{EvalError, Result};
+
+/// One line of a BFCL result file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResultRecord {
+    pub id: String,
+    /// A prompt-mode reply (string) or native tool calls (`[{name: arguments}]`).
+    pub result: serde_json::Value,
+    pub input_token_count: u64,
+    pub output_token_count: u64,
+    /// Seconds.
+    pub latency: f64,
+    /// Set when the request failed for good; the official evaluator ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub struct ResultFile {
+    path: PathBuf,
+    done: HashSet<String>,
+}
+
+impl ResultFile {
+    /// Opens (or starts) a result file and reads the ids it already holds. A
+    /// final line cut off by a kill is dropped; any other bad line is an error.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut done = HashSet::new();
+        if path.exists() {
+            let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
+            let complete = match text.rfind('\n') {
+                Some(end) => &text[..=end],
+                None => "",
+            };
+            if complete.len() != text.len() {
+                write_atomic(path, complete.as_bytes()).map_err(|e| EvalError::io(path, e))?;
+            }
+            for (index, line) in complete
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                let record: ResultRecord = serde_json::from_str(line).map_err(|e| {
+                    EvalError::data(path, index + 1, format!("not a result record: {e}"))
+                })?;
+                if record.error.is_none() {
+                    done.insert(record.id);
+                }
+            }
+        } else if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| EvalError::io(parent, e))?;
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            done,
+        })
+    }
+
+    pub fn is_done(&self, id: &str) -> bool {
+        self.done.contains(id)
+    }
+
+    pub fn append(&mut self, record: &ResultRecord) -> Result<()> {
+        let line = serde_json::to_string(record).expect("records serialize");
+        append_line(&self.path, &line).map_err(|e| EvalError::io(&self.path, e))?;
+        if record.error.is_none() {
+            self.done.insert(record.id.clone());
+        }
+        Ok(())
+    }
+
+    /// Rewrites the file in dataset order, keeping the last record of each id and
+    /// dropping failed attempts that a later record answered.
+    pub fn finish(&self, order: &[String]) -> Result<()> {
+        let text = std::fs::read_to_string(&self.path).map_err(|e| EvalError::io(&self.path, e))?;
+        let mut latest: std::collections::HashMap<String, String> =
+            std::collections::HashMap::new();
+        for (index, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let record: ResultRecord = serde_json::from_str(line).map_err(|e| {
+                EvalError::data(&self.path, index + 1, format!("not a result record: {e}"))
+            })?;
+            let keep = match latest.get(&record.id) {
+                Some(previous) => record.error.is_none() || previous.contains("\"error\":"),
+                None => true,
+            };
+            if keep {
+                latest.insert(record.id, line.to_owned());
+            }
+        }
+        let mut sorted = String::with_capacity(text.len());
+        for id in order {
+            if let Some(line) = latest.get(id) {
+                sorted.push_str(line);
+                sorted.push('\n');
+            }
+        }
+        write_atomic(&self.path, sorted.as_bytes()).map_err(|e| EvalError::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, error: Option<&str>) -> ResultRecord {
+        ResultRecord {
+            id: id.into(),
+            result: serde_json::json!("[f(a=1)]"),
+            input_token_count: 1,
+            output_token_count: 2,
+            latency: 0.5,
+            error: error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn resumes_from_complete_lines_and_sorts_on_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("BFCL_v4_simple_python_result.json");
+        let mut file = ResultFile::open(&path).unwrap();
+        file.append(&record("b", None)).unwrap();
+        file.append(&record("a", Some("HTTP 500"))).unwrap();
+        // A kill in the middle of a write leaves a partial last line.
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path).unwrap() + "{\"id\": \"c\", \"res",
+        )
+        .unwrap();
+
+        let mut reopened = ResultFile::open(&path).unwrap();
+        assert!(reopened.is_done("b") && !reopened.is_done("a") && !reopened.is_done("c"));
+        reopened.append(&record("a", None)).unwrap();
+        reopened
+            .finish(&["a".into(), "b".into(), "c".into()])
+            .unwrap();
+        let ids: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<ResultRecord>(l).unwrap())
+            .map(|r| format!("{}{}", r.id, if r.error.is_some() { "!" } else { "" }))
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+}
