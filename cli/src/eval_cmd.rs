@@ -7,10 +7,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::sync::Arc;
 
+use toolgrad_core::fsutil::write_atomic;
 use toolgrad_core::llm::openai::OpenAiClient;
 use toolgrad_eval::category::parse_category_list;
 use toolgrad_eval::checker::CheckOptions;
+use toolgrad_eval::dataset::load_category;
 use toolgrad_eval::decode::ResultFormat;
+use toolgrad_eval::reference::{reference_reply, ReferenceAnswers};
 use toolgrad_eval::runner::config::load_endpoint;
 use toolgrad_eval::runner::{progress_bar, run_category};
 use toolgrad_eval::score::{score_directory, ScoreOptions};
@@ -24,6 +27,31 @@ pub enum EvalCommand {
     Score(ScoreArgs),
     /// Run a model on BFCL categories, write result files, then score them.
     Bfcl(BfclArgs),
+    /// Write reference result files (ground truth rendered as calls, or `[]`) to
+    /// sanity-check the scorer: the ceiling and the floor, not a model's score.
+    Reference(ReferenceArgs),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AnswerKind {
+    GroundTruth,
+    Empty,
+}
+
+#[derive(Args)]
+pub struct ReferenceArgs {
+    /// Which answers to write.
+    #[arg(long, value_enum, default_value = "ground-truth")]
+    answers: AnswerKind,
+    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
+    #[arg(long, num_args = 1.., default_value = "all")]
+    categories: Vec<String>,
+    /// Directory for the BFCL_v4_<category>_result.json files.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -72,6 +100,7 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
     match command {
         EvalCommand::Score(args) => score(args),
         EvalCommand::Bfcl(args) => bfcl(args),
+        EvalCommand::Reference(args) => reference(args),
     }
 }
 
@@ -179,5 +208,27 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
         eprintln!("{failed} request(s) failed for good; re-run the same command to retry them");
         return Ok(ExitCode::from(1));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reference(args: ReferenceArgs) -> Result<ExitCode> {
+    let data = data_dir(args.data)?;
+    let answers = match args.answers {
+        AnswerKind::GroundTruth => ReferenceAnswers::GroundTruth,
+        AnswerKind::Empty => ReferenceAnswers::Empty,
+    };
+    for category in parse_category_list(&args.categories)? {
+        let entries = load_category(&data, category)?;
+        let mut text = String::new();
+        for entry in &entries {
+            let line = serde_json::json!({"id": entry.id, "result": reference_reply(entry, category, answers)});
+            text.push_str(&line.to_string());
+            text.push('\n');
+        }
+        let path = args.out.join(category.result_file_name());
+        write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!("wrote reference results to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

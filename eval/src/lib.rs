@@ -14,6 +14,7 @@ pub mod decode;
 pub mod error;
 mod eval_expr;
 pub mod pyrepr;
+pub mod reference;
 pub mod runner;
 pub mod score;
 pub mod summary;
