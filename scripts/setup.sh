@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fetches the offline assets into the cache (idempotent):
+#   - BFCL v4 data from the PyPI package bfcl-eval (bfcl_eval/data), never committed.
+# Cache: $TOOLGRAD_CACHE, else ~/.cache/toolgrad. BFCL data ends up in <cache>/bfcl/data.
+set -euo pipefail
+
+BFCL_EVAL_VERSION=2026.3.23
+cache="${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}"
+downloads="$cache/downloads"
+mkdir -p "$downloads"
+
+fetch_wheel() { # <package> <version>
+  local package=$1 version=$2
+  local pattern="${package//-/_}-${version}-*.whl"
+  if ! compgen -G "$downloads/$pattern" >/dev/null; then
+    echo "setup: downloading $package==$version from PyPI" >&2
+    python3 -m pip download --quiet --no-deps --dest "$downloads" "$package==$version"
+  fi
+  compgen -G "$downloads/$pattern" | head -n 1
+}
+
+bfcl_dir="$cache/bfcl/data"
+if [ ! -f "$bfcl_dir/possible_answer/BFCL_v4_simple_python.json" ]; then
+  wheel=$(fetch_wheel bfcl-eval "$BFCL_EVAL_VERSION")
+  staging=$(mktemp -d "$cache/bfcl.staging.XXXXXX")
+  python3 - "$wheel" "$staging" <<'PY'
+import sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+prefix = "bfcl_eval/data/"
+with zipfile.ZipFile(wheel) as archive:
+    members = [m for m in archive.namelist() if m.startswith(prefix) and not m.endswith("/")]
+    if not members:
+        sys.exit(f"{wheel} holds no {prefix} folder")
+    for member in members:
+        archive.extract(member, target)
+PY
+  mkdir -p "$cache/bfcl"
+  rm -rf "$bfcl_dir"
+  mv "$staging/bfcl_eval/data" "$bfcl_dir"
+  rm -rf "$staging"
+  echo "setup: BFCL data (bfcl-eval $BFCL_EVAL_VERSION) in $bfcl_dir"
+fi
