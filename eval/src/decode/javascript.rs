@@ -53,10 +53,10 @@ fn parse_function_call(source: &str) -> Result<Decoded, DecodeError> {
         .filter(|c| c.kind() == "expression_statement")
     {
         let mut inner = statement.walk();
-        for call in statement
+        let first_call = statement
             .children(&mut inner)
-            .filter(|c| c.kind() == "call_expression")
-        {
+            .find(|c| c.kind() == "call_expression");
+        if let Some(call) = first_call {
             let (Some(function), Some(arguments)) = (call.child(0), call.child(1)) else {
                 return Err(DecodeError::new("incomplete call expression"));
             };

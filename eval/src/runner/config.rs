@@ -89,20 +89,28 @@ pub fn load_endpoint(path: &Path, name: &str) -> Result<EndpointConfig> {
         .ok_or_else(|| config_error(format!("no [models.{name}] table (defined: {known})")))?;
     let checks = [
         (endpoint.concurrency == 0, "concurrency must be at least 1"),
-        (!(endpoint.timeout_s > 0.0), "timeout_s must be positive"),
         (
-            !(endpoint.initial_backoff_s >= 0.0),
-            "initial_backoff_s must not be negative",
+            !seconds(endpoint.timeout_s) || endpoint.timeout_s == 0.0,
+            "timeout_s must be a positive number of seconds",
         ),
         (
-            !(endpoint.max_backoff_s >= 0.0),
-            "max_backoff_s must not be negative",
+            !seconds(endpoint.initial_backoff_s),
+            "initial_backoff_s must be a number of seconds, 0 or more",
+        ),
+        (
+            !seconds(endpoint.max_backoff_s),
+            "max_backoff_s must be a number of seconds, 0 or more",
         ),
     ];
     if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
         return Err(config_error(format!("models.{name}: {message}")));
     }
     Ok(endpoint)
+}
+
+/// A duration in seconds that `Duration::from_secs_f64` accepts.
+fn seconds(value: f64) -> bool {
+    value.is_finite() && (0.0..=1e9).contains(&value)
 }
 
 impl EndpointConfig {
