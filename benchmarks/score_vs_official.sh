@@ -21,11 +21,11 @@ mkdir -p "$model_dir"
 cp "$work"/cases/set00/*.json "$model_dir/"
 
 export BFCL_PROJECT_ROOT="$work"
-python3 - "$runs" "$work" "$data" "$venv" <<'PY'
+python3 - "$runs" "$work" "$data" "$venv" "$PWD" <<'PY'
 import statistics, subprocess, sys, time
-runs, work, data, venv = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+runs, work, data, venv, root = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 commands = {
-    "toolgrad eval score": ["target/release/toolgrad", "eval", "score", "--data", data,
+    "toolgrad eval score": [f"{root}/target/release/toolgrad", "eval", "score", "--data", data,
                             "--results", f"{work}/result", "--out", f"{work}/score-toolgrad"],
     "bfcl evaluate (official)": [f"{venv}/bin/bfcl", "evaluate", "--model", "google/gemma-3-4b-it",
                                  "--test-category", "single_turn", "--result-dir", "result",
