@@ -42,4 +42,6 @@ if [ "$fc_sets" -gt 0 ]; then
   python3 benchmarks/parity/make_cases.py "$data" "$work/fc" --sets "$fc_sets" --seed "$seed" --fc
   judge fc "$work/fc" --fc --underscore-to-dot || status=1
 fi
+echo "== decoders on hand-written tricky replies"
+"$venv/bin/python" benchmarks/parity/decoder_cases.py "$PWD" || status=1
 exit $status

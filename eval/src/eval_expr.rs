@@ -6,6 +6,9 @@
 //! is a float, `bool` promotes to `int`) and sequence concatenation and repetition.
 //! Names and calls fail, as they raise `NameError` there.
 
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{ToPrimitive, Zero};
 use rustpython_parser::ast::{self, Operator, UnaryOp};
 
 use crate::decode::python::{constant_value, negate};
@@ -107,14 +110,15 @@ fn zero_division() -> DecodeError {
 
 /// A number as Python's arithmetic sees it.
 enum Operand {
-    Int(i128),
+    Int(BigInt),
     Float(f64),
 }
 
 fn operand(value: &Value) -> Option<Operand> {
     match value {
-        Value::Bool(b) => Some(Operand::Int(*b as i128)),
-        Value::Int(i) => Some(Operand::Int(*i)),
+        Value::Bool(b) => Some(Operand::Int(BigInt::from(*b as u8))),
+        Value::Int(i) => Some(Operand::Int(BigInt::from(*i))),
+        Value::BigInt(text) => text.parse().ok().map(Operand::Int),
         Value::Float(f) => Some(Operand::Float(*f)),
         _ => None,
     }
@@ -132,8 +136,8 @@ fn binary(op: Operator, left: Value, right: Value) -> Result<Value, DecodeError>
     }
     if let (Some(a), Some(b)) = (operand(&left), operand(&right)) {
         return match (a, b) {
-            (Operand::Int(a), Operand::Int(b)) => int_binary(op, a, b),
-            (a, b) => float_binary(op, as_float(a), as_float(b)),
+            (Operand::Int(a), Operand::Int(b)) => int_binary(op, &a, &b),
+            (a, b) => float_binary(op, as_float(a)?, as_float(b)?),
         }
         .map_err(|e| {
             if e.message.is_empty() {
@@ -154,26 +158,30 @@ fn binary(op: Operator, left: Value, right: Value) -> Result<Value, DecodeError>
         (Operator::Add, Value::Tuple(a), Value::Tuple(b)) => {
             Ok(Value::Tuple([a.as_slice(), b].concat()))
         }
-        (Operator::Mult, seq, count) | (Operator::Mult, count, seq)
-            if matches!(count, Value::Int(_) | Value::Bool(_))
-                && matches!(
-                    seq,
-                    Value::Str(_) | Value::Bytes(_) | Value::List(_) | Value::Tuple(_)
-                ) =>
-        {
-            let Some(Operand::Int(n)) = operand(count) else {
-                unreachable!("matched above")
+        (
+            Operator::Mult,
+            seq @ (Value::Str(_) | Value::Bytes(_) | Value::List(_) | Value::Tuple(_)),
+            count,
+        )
+        | (
+            Operator::Mult,
+            count,
+            seq @ (Value::Str(_) | Value::Bytes(_) | Value::List(_) | Value::Tuple(_)),
+        ) if matches!(count, Value::Int(_) | Value::BigInt(_) | Value::Bool(_)) => {
+            let times = match operand(count) {
+                Some(Operand::Int(n)) => n.to_i128().ok_or_else(overflow)?,
+                _ => return Err(type_error(symbol, &left, &right)),
             };
-            repeat(seq, n)
+            repeat(seq, times)
         }
         _ => Err(type_error(symbol, &left, &right)),
     }
 }
 
-fn as_float(operand: Operand) -> f64 {
+fn as_float(operand: Operand) -> Result<f64, DecodeError> {
     match operand {
-        Operand::Int(i) => i as f64,
-        Operand::Float(f) => f,
+        Operand::Int(i) => big_to_f64(&i),
+        Operand::Float(f) => Ok(f),
     }
 }
 
@@ -193,7 +201,12 @@ fn repeat(seq: &Value, times: i128) -> Result<Value, DecodeError> {
         Value::Bytes(b) => Value::Bytes(b.repeat(times)),
         Value::List(items) => Value::List(repeat_items(items, times)),
         Value::Tuple(items) => Value::Tuple(repeat_items(items, times)),
-        _ => unreachable!("only sequences are repeated"),
+        other => {
+            return Err(DecodeError::new(format!(
+                "can't multiply sequence of type '{}'",
+                other.py_type().name()
+            )))
+        }
     })
 }
 
@@ -201,42 +214,65 @@ fn repeat_items(items: &[Value], times: usize) -> Vec<Value> {
     (0..times).flat_map(|_| items.iter().cloned()).collect()
 }
 
-fn int_binary(op: Operator, a: i128, b: i128) -> Result<Value, DecodeError> {
-    let int = |r: Option<i128>| r.map(Value::Int).ok_or_else(overflow);
-    match op {
-        Operator::Add => int(a.checked_add(b)),
-        Operator::Sub => int(a.checked_sub(b)),
-        Operator::Mult => int(a.checked_mul(b)),
-        Operator::Div if b == 0 => Err(zero_division()),
-        Operator::Div => Ok(Value::Float(a as f64 / b as f64)),
-        Operator::FloorDiv | Operator::Mod if b == 0 => Err(zero_division()),
-        Operator::FloorDiv => int(Some(
-            a.div_euclid(b) - i128::from(b < 0 && a.rem_euclid(b) != 0),
-        )),
-        Operator::Mod => {
-            let r = a.rem_euclid(b);
-            Ok(Value::Int(if b < 0 && r != 0 { r + b } else { r }))
+/// Largest integer result (in bits) we build; Python has no limit, but a model
+/// writing `2**10**9` is not asking for a value.
+const MAX_INT_BITS: u64 = 1 << 16;
+
+fn int_binary(op: Operator, a: &BigInt, b: &BigInt) -> Result<Value, DecodeError> {
+    let zero = BigInt::zero();
+    let result = match op {
+        Operator::Add => a + b,
+        Operator::Sub => a - b,
+        Operator::Mult => a * b,
+        Operator::Div | Operator::FloorDiv | Operator::Mod if *b == zero => {
+            return Err(zero_division())
         }
-        Operator::Pow if b < 0 => {
-            if a == 0 {
-                Err(DecodeError::new("0.0 cannot be raised to a negative power"))
-            } else {
-                Ok(Value::Float((a as f64).powf(b as f64)))
+        Operator::Div => return Ok(Value::Float(big_to_f64(a)? / big_to_f64(b)?)),
+        Operator::FloorDiv => a.div_floor(b),
+        Operator::Mod => a.mod_floor(b),
+        Operator::Pow if *b < zero => {
+            if *a == zero {
+                return Err(DecodeError::new("0.0 cannot be raised to a negative power"));
             }
+            return Ok(Value::Float(big_to_f64(a)?.powf(big_to_f64(b)?)));
         }
-        Operator::Pow => int(u32::try_from(b).ok().and_then(|e| a.checked_pow(e))),
-        Operator::LShift if b < 0 => Err(DecodeError::new("negative shift count")),
-        Operator::LShift => int(u32::try_from(b)
-            .ok()
-            .and_then(|s| a.checked_shl(s))
-            .filter(|r| r >> b == a)),
-        Operator::RShift if b < 0 => Err(DecodeError::new("negative shift count")),
-        Operator::RShift => Ok(Value::Int(a >> b.min(127))),
-        Operator::BitAnd => Ok(Value::Int(a & b)),
-        Operator::BitOr => Ok(Value::Int(a | b)),
-        Operator::BitXor => Ok(Value::Int(a ^ b)),
-        Operator::MatMult => Err(DecodeError::new("")),
-    }
+        Operator::Pow => {
+            let exponent = b.to_u32().ok_or_else(overflow)?;
+            if a.bits().saturating_mul(u64::from(exponent)) > MAX_INT_BITS {
+                return Err(overflow());
+            }
+            a.pow(exponent)
+        }
+        Operator::LShift | Operator::RShift if *b < zero => {
+            return Err(DecodeError::new("negative shift count"))
+        }
+        Operator::LShift => {
+            let shift = b
+                .to_u64()
+                .filter(|s| a.bits() + s <= MAX_INT_BITS)
+                .ok_or_else(overflow)?;
+            a << shift
+        }
+        Operator::RShift => a >> b.to_u64().unwrap_or(u64::MAX).min(MAX_INT_BITS),
+        Operator::BitAnd => a & b,
+        Operator::BitOr => a | b,
+        Operator::BitXor => a ^ b,
+        Operator::MatMult => return Err(DecodeError::new("")),
+    };
+    Ok(int_value(result))
+}
+
+/// An integer result as a [`Value`]: `Int` when it fits, `BigInt` text otherwise.
+fn int_value(i: BigInt) -> Value {
+    i.to_i128()
+        .map(Value::Int)
+        .unwrap_or_else(|| Value::BigInt(i.to_string()))
+}
+
+fn big_to_f64(i: &BigInt) -> Result<f64, DecodeError> {
+    i.to_f64()
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| DecodeError::new("integer too large to convert to float"))
 }
 
 fn float_binary(op: Operator, a: f64, b: f64) -> Result<Value, DecodeError> {
@@ -316,6 +352,11 @@ mod tests {
         assert_eq!(eval("True + True").unwrap(), "2");
         assert_eq!(eval("True & False").unwrap(), "False");
         assert_eq!(eval("60 * 60 * 24").unwrap(), "86400");
+        assert_eq!(
+            eval("2 ** 200").unwrap(),
+            "1606938044258990275541962092341162602522202993782792835301376"
+        );
+        assert_eq!(eval("2 ** 200 // 2 ** 199").unwrap(), "2");
     }
 
     #[test]

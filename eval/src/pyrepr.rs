@@ -4,7 +4,7 @@
 //! `", "`/`": "` separators), and its decoders turn values into text with
 //! `repr`. Matching those byte for byte keeps our prompts and texts identical.
 
-use rustpython_literal::escape::UnicodeEscape;
+use rustpython_literal::escape::{AsciiEscape, UnicodeEscape};
 
 /// Python's `repr(float)`: shortest round-trip digits, `1e+16`, `inf`, `nan`.
 pub fn float_repr(x: f64) -> String {
@@ -17,6 +17,14 @@ pub fn str_repr(s: &str) -> String {
         .str_repr()
         .to_string()
         .unwrap_or_else(|| format!("{s:?}"))
+}
+
+/// Python's `repr(bytes)`: `b'...'` with `\x..` escapes.
+pub fn bytes_repr(b: &[u8]) -> String {
+    AsciiEscape::new_repr(b)
+        .bytes_repr()
+        .to_string()
+        .unwrap_or_else(|| format!("{b:?}"))
 }
 
 /// Python's `json.dumps(value, indent=indent)` with the default `ensure_ascii=True`.
@@ -130,6 +138,7 @@ mod tests {
         assert_eq!(float_repr(1e-5), "1e-05");
         assert_eq!(str_repr("a'b"), "\"a'b\"");
         assert_eq!(str_repr("ab\n"), "'ab\\n'");
+        assert_eq!(bytes_repr(&[0xe9, b'a']), "b'\\xe9a'");
     }
 
     #[test]

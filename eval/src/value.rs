@@ -256,7 +256,7 @@ impl fmt::Display for Value {
                 float_repr(*im).trim_end_matches(".0")
             ),
             Value::Str(s) => f.write_str(&str_repr(s)),
-            Value::Bytes(b) => write!(f, "b{}", str_repr(&String::from_utf8_lossy(b))),
+            Value::Bytes(b) => f.write_str(&crate::pyrepr::bytes_repr(b)),
             Value::List(items) => write_seq(f, "[", items, "]"),
             Value::Tuple(items) if items.len() == 1 => write!(f, "({},)", items[0]),
             Value::Tuple(items) => write_seq(f, "(", items, ")"),
