@@ -42,6 +42,8 @@ if [ "$fc_sets" -gt 0 ]; then
   python3 benchmarks/parity/make_cases.py "$data" "$work/fc" --sets "$fc_sets" --seed "$seed" --fc
   judge fc "$work/fc" --fc --underscore-to-dot || status=1
 fi
+echo "== requests: prompt-mode messages and FC tools vs the official handlers"
+"$venv/bin/python" benchmarks/parity/prompt_check.py target/release/toolgrad "$data" || status=1
 echo "== decoders on hand-written tricky replies"
 "$venv/bin/python" benchmarks/parity/decoder_cases.py "$PWD" || status=1
 exit $status

@@ -1,5 +1,6 @@
 //! `toolgrad eval score` and `toolgrad eval bfcl`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use toolgrad_eval::dataset::load_category;
 use toolgrad_eval::decode::ResultFormat;
 use toolgrad_eval::reference::{reference_reply, ReferenceAnswers};
 use toolgrad_eval::runner::config::load_endpoint;
-use toolgrad_eval::runner::{progress_bar, run_category};
+use toolgrad_eval::runner::{build_request, progress_bar, run_category, Mode, RunSettings};
 use toolgrad_eval::score::{score_directory, ScoreOptions};
 use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
 
@@ -30,6 +31,27 @@ pub enum EvalCommand {
     /// Write reference result files (ground truth rendered as calls, or `[]`) to
     /// sanity-check the scorer: the ceiling and the floor, not a model's score.
     Reference(ReferenceArgs),
+    /// Print, as JSON lines, exactly what `eval bfcl` would send for each entry.
+    Prompt(PromptArgs),
+}
+
+#[derive(Args)]
+pub struct PromptArgs {
+    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
+    #[arg(long, num_args = 1.., default_value = "all")]
+    categories: Vec<String>,
+    /// prompt: BFCL's system prompt with the function list; fc: native tools.
+    #[arg(long, value_enum, default_value = "prompt")]
+    mode: ModeArg,
+    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Prompt,
+    Fc,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,6 +123,7 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
         EvalCommand::Score(args) => score(args),
         EvalCommand::Bfcl(args) => bfcl(args),
         EvalCommand::Reference(args) => reference(args),
+        EvalCommand::Prompt(args) => prompt(args),
     }
 }
 
@@ -230,5 +253,29 @@ fn reference(args: ReferenceArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!("wrote reference results to {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prompt(args: PromptArgs) -> Result<ExitCode> {
+    let data = data_dir(args.data)?;
+    let settings = RunSettings {
+        mode: match args.mode {
+            ModeArg::Prompt => Mode::Prompt,
+            ModeArg::Fc => Mode::Fc,
+        },
+        temperature: None,
+        max_tokens: None,
+        underscore_to_dot: matches!(args.mode, ModeArg::Fc),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for category in parse_category_list(&args.categories)? {
+        for entry in load_category(&data, category)? {
+            let request = build_request(&entry, category, &settings);
+            let line = serde_json::json!({"id": entry.id, "messages": request.messages, "tools": request.tools});
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
