@@ -5,7 +5,7 @@
 //! rejects), and `[]` shows the floor. They are sanity checks of the scorer and
 //! the data, never a model's score.
 
-use crate::category::{Category, Language};
+use crate::category::{Category, Judge, Language};
 use crate::dataset::{Entry, ExpectedCall, FunctionDoc};
 use crate::value::Value;
 
@@ -161,7 +161,8 @@ fn quote_unless_bare(text: &str, always: bool) -> String {
 /// Which reference answers to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReferenceAnswers {
-    /// The ground truth rendered as a call (AST categories); `[]` elsewhere.
+    /// The ground truth rendered as a call (AST categories), a call of the first
+    /// function (relevance), `[]` (irrelevance).
     GroundTruth,
     /// `[]` everywhere: no call at all.
     Empty,
@@ -169,10 +170,13 @@ pub enum ReferenceAnswers {
 
 /// The reference reply for one entry.
 pub fn reference_reply(entry: &Entry, category: Category, answers: ReferenceAnswers) -> String {
-    match answers {
-        ReferenceAnswers::GroundTruth if !entry.ground_truth.is_empty() => {
-            render_ground_truth(entry, category)
-        }
+    match (answers, category.judge()) {
+        (ReferenceAnswers::GroundTruth, Judge::Ast) => render_ground_truth(entry, category),
+        // Relevance has no ground truth: any call is right, so call the first function.
+        (ReferenceAnswers::GroundTruth, Judge::Relevance) => match entry.functions.first() {
+            Some(doc) => format!("[{}()]", doc.name),
+            None => "[]".to_owned(),
+        },
         _ => "[]".to_owned(),
     }
 }
@@ -277,11 +281,11 @@ mod tests {
         };
         let e = entry(
             vec![doc],
-            serde_json::json!({"A.b": {"s": ["hi there"], "v": [true], "o": ["obj"]}}),
+            serde_json::json!({"A.b": {"s": ["hi there"], "v": [true], "o": ["obj"], "n": [5], "xs": [["a", "b c"]]}}),
         );
         assert_eq!(
             render_ground_truth(&e, Category::SimpleJava),
-            "[A.b(s=\"hi there\", v=true, o=obj)]"
+            "[A.b(s=\"hi there\", v=true, o=obj, n=5L, xs=new String[]{a, \"b c\"})]"
         );
     }
 }

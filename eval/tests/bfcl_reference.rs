@@ -115,6 +115,30 @@ fn rendered_ground_truth_passes_every_ast_category() {
 }
 
 #[test]
+fn reference_answers_bound_relevance_and_irrelevance() {
+    let data = data_dir();
+    for (answers, category, expected_pass) in [
+        (ReferenceAnswers::GroundTruth, Category::LiveRelevance, true),
+        (
+            ReferenceAnswers::GroundTruth,
+            Category::LiveIrrelevance,
+            true,
+        ),
+        (ReferenceAnswers::Empty, Category::LiveRelevance, false),
+    ] {
+        for entry in load_category(&data, category).unwrap() {
+            let reply = serde_json::Value::String(reference_reply(&entry, category, answers));
+            let verdict = judge_entry(category, &entry, &reply, ScoreOptions::default());
+            assert_eq!(
+                verdict.valid, expected_pass,
+                "{category} {}: {reply}",
+                entry.id
+            );
+        }
+    }
+}
+
+#[test]
 fn empty_reply_passes_irrelevance_and_fails_relevance() {
     let data = data_dir();
     for category in [
