@@ -3,19 +3,9 @@
 
 use std::path::PathBuf;
 
-/// The BFCL data directory `scripts/setup.sh` fills (`$TOOLGRAD_BFCL_DATA` overrides).
+/// The BFCL data directory `scripts/setup.sh` fills; panics with the fix if absent.
 pub fn bfcl_data_dir() -> PathBuf {
-    let dir = std::env::var_os("TOOLGRAD_BFCL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("TOOLGRAD_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                        .join(".cache/toolgrad")
-                });
-            cache.join("bfcl/data")
-        });
+    let dir = toolgrad_core::paths::bfcl_data_dir();
     assert!(
         dir.join("possible_answer").is_dir(),
         "BFCL data not found at {}: run scripts/setup.sh",

@@ -20,7 +20,7 @@ use toolgrad_eval::runner::{build_request, progress_bar, run_category, Mode, Run
 use toolgrad_eval::score::{score_directory, ScoreOptions};
 use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
 
-use crate::paths::bfcl_data_dir;
+use toolgrad_core::paths::bfcl_data_dir;
 
 #[derive(Subcommand)]
 pub enum EvalCommand {

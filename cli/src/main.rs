@@ -1,7 +1,6 @@
 //! The `toolgrad` command line: a thin layer over the library crates.
 
 mod eval_cmd;
-mod paths;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,7 @@
-//! Shared pieces of toolgrad: crash-safe file writing and the LLM client layer
-//! (chat messages, tool calls, and an OpenAI-compatible HTTP client with retries).
+//! Shared pieces of toolgrad: crash-safe file writing, asset locations, and the
+//! LLM client layer (chat messages, tool calls, and an OpenAI-compatible HTTP
+//! client with retries).
 
 pub mod fsutil;
 pub mod llm;
+pub mod paths;

@@ -14,6 +14,7 @@ pub mod decode;
 pub mod error;
 mod eval_expr;
 pub mod pyrepr;
+mod pystr;
 pub mod reference;
 pub mod runner;
 pub mod score;

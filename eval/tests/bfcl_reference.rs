@@ -62,12 +62,7 @@ const GT_UNDOCUMENTED: &str =
     "the ground truth requires a parameter the function doc does not define";
 
 fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("TOOLGRAD_BFCL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".cache/toolgrad/bfcl/data")
-        });
+    let dir = toolgrad_core::paths::bfcl_data_dir();
     assert!(
         dir.join("possible_answer").is_dir(),
         "BFCL data not found at {}: run scripts/setup.sh (or set TOOLGRAD_BFCL_DATA)",

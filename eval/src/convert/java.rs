@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{drop_first_and_last, py_float, py_int, py_strip};
+use crate::pystr::{drop_first_and_last, py_float, py_int, py_strip, unquote};
 use crate::value::{dict_insert, Value};
 
 /// A declared type the official converter refuses (it raises, aborting the run).
@@ -162,12 +162,12 @@ fn parse_value(text: &str) -> Value {
     if text == "true" || text == "false" {
         return Value::Bool(text == "true");
     }
-    if text.starts_with('"') && text.ends_with('"') {
-        return Value::Str(drop_first_and_last(text));
+    if let Some(unquoted) = unquote(text, &['"']) {
+        return Value::Str(unquoted);
     }
     if LONG.is_match(text) {
         let chars: Vec<char> = text.chars().collect();
-        let digits = crate::decode::py_slice(&chars, 0, chars.len() - 1);
+        let digits = crate::pystr::py_slice(&chars, 0, chars.len() - 1);
         return py_int(&digits).unwrap_or_else(|| Value::Str(text.to_owned()));
     }
     if FLOAT.is_match(text) {

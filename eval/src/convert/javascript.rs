@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::java::UnsupportedType;
-use super::{drop_first_and_last, py_float, py_int, py_strip};
+use crate::pystr::{drop_first_and_last, py_float, py_int, py_strip, unquote};
 use crate::value::{dict_insert, Value};
 
 fn re(pattern: &str) -> Regex {
@@ -43,9 +43,10 @@ pub fn convert(
     nested_type: Option<&str>,
 ) -> Result<Value, UnsupportedType> {
     let text = || Value::Str(value.to_owned());
-    let quoted = |q: char| value.starts_with(q) && value.ends_with(q);
     Ok(match js_type {
-        "String" if quoted('"') || quoted('\'') => Value::Str(drop_first_and_last(value)),
+        "String" if unquote(value, &['"', '\'']).is_some() => {
+            Value::Str(drop_first_and_last(value))
+        }
         "integer" if INTEGER.is_match(value) => py_int(value).unwrap_or_else(text),
         "float" if FLOAT.is_match(value) => py_float(value).map(Value::Float).unwrap_or_else(text),
         "Bigint" if BIGINT.is_match(value) => {
@@ -149,9 +150,8 @@ fn parse_value(text: &str) -> Value {
     if text == "true" || text == "false" {
         return Value::Bool(text == "true");
     }
-    let quoted = |q: char| text.starts_with(q) && text.ends_with(q);
-    if quoted('"') || quoted('\'') {
-        return Value::Str(drop_first_and_last(text));
+    if let Some(unquoted) = unquote(text, &['"', '\'']) {
+        return Value::Str(unquoted);
     }
     py_int(text)
         .or_else(|| py_float(text).map(Value::Float))

@@ -14,7 +14,8 @@ use std::cell::RefCell;
 use tree_sitter::{Node, Parser};
 
 use super::python::wrap_in_brackets;
-use super::{py_slice, ArgName, Call, DecodeError, Decoded};
+use super::{ArgName, Call, DecodeError, Decoded};
+use crate::pystr::{drop_first_and_last, py_slice};
 use crate::value::Value;
 
 thread_local! {
@@ -28,8 +29,8 @@ thread_local! {
 }
 
 pub fn decode_prompt_reply(raw: &str) -> Result<Decoded, DecodeError> {
-    let wrapped: Vec<char> = wrap_in_brackets(raw).chars().collect();
-    let source = py_slice(&wrapped, 1, wrapped.len().saturating_sub(1));
+    // The official handler drops the first and last character: the brackets.
+    let source = drop_first_and_last(&wrap_in_brackets(raw));
     parse_function_call(&source)
 }
 

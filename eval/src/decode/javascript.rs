@@ -11,7 +11,8 @@ use std::cell::RefCell;
 use tree_sitter::{Node, Parser};
 
 use super::python::wrap_in_brackets;
-use super::{py_slice, ArgName, Call, DecodeError, Decoded};
+use super::{ArgName, Call, DecodeError, Decoded};
+use crate::pystr::{drop_first_and_last, unquote};
 use crate::value::Value;
 
 thread_local! {
@@ -25,8 +26,8 @@ thread_local! {
 }
 
 pub fn decode_prompt_reply(raw: &str) -> Result<Decoded, DecodeError> {
-    let wrapped: Vec<char> = wrap_in_brackets(raw).chars().collect();
-    let source = py_slice(&wrapped, 1, wrapped.len().saturating_sub(1));
+    // The official handler drops the first and last character: the brackets.
+    let source = drop_first_and_last(&wrap_in_brackets(raw));
     parse_function_call(&source)
 }
 
@@ -101,13 +102,7 @@ fn extract_arguments(
 
 /// Removes one pair of matching surrounding quotes, as `value[1:-1]` does.
 fn strip_quotes(value: String) -> String {
-    let quoted = |q: char| value.starts_with(q) && value.ends_with(q);
-    if quoted('"') || quoted('\'') {
-        let chars: Vec<char> = value.chars().collect();
-        py_slice(&chars, 1, chars.len().saturating_sub(1))
-    } else {
-        value
-    }
+    unquote(&value, &['"', '\'']).unwrap_or(value)
 }
 
 #[cfg(test)]

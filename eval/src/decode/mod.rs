@@ -154,10 +154,3 @@ fn json_type_name(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Object(_) => "an object",
     }
 }
-
-/// Python's `s[start:end]` on code points, with end-relative and out-of-range bounds clamped.
-pub(crate) fn py_slice(chars: &[char], start: usize, end: usize) -> String {
-    let end = end.min(chars.len());
-    let start = start.min(end);
-    chars[start..end].iter().collect()
-}

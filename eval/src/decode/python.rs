@@ -13,6 +13,7 @@ use rustpython_parser::{ast, Mode, ParseErrorType};
 
 use super::{ArgName, Call, DecodeError, Decoded};
 use crate::eval_expr::evaluate;
+use crate::pystr::py_strip;
 use crate::value::{dict_insert, Value};
 
 /// Decodes a raw prompt-mode reply, exactly as BFCL's Python handler does.
@@ -34,11 +35,6 @@ pub(crate) fn wrap_in_brackets(raw: &str) -> String {
         text.push(']');
     }
     text
-}
-
-/// Python's `str.strip()` with no argument (Unicode whitespace, `\x1c`..`\x1f` included).
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {

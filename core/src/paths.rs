@@ -1,8 +1,8 @@
-//! Default locations of the offline assets the setup script fetches.
+//! Where the offline assets live: the cache that `scripts/setup.sh` fills.
 
 use std::path::PathBuf;
 
-/// `$TOOLGRAD_CACHE`, else `~/.cache/toolgrad` (where `scripts/setup.sh` writes).
+/// `$TOOLGRAD_CACHE`, else `~/.cache/toolgrad`.
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TOOLGRAD_CACHE") {
         return PathBuf::from(dir);
@@ -13,7 +13,7 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("toolgrad")
 }
 
-/// `$TOOLGRAD_BFCL_DATA`, else the `bfcl_eval/data` folder unpacked into the cache.
+/// `$TOOLGRAD_BFCL_DATA`, else `<cache>/bfcl/data` (the wheel's `bfcl_eval/data`).
 pub fn bfcl_data_dir() -> PathBuf {
     std::env::var_os("TOOLGRAD_BFCL_DATA")
         .map(PathBuf::from)
