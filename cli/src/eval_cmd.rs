@@ -110,7 +110,11 @@ pub struct ScoreArgs {
     /// (by default a missing entry counts as wrong).
     #[arg(long)]
     partial: bool,
-    /// Results hold native tool calls (`[{name: "json args"}]`), as FC-mode handlers write them.
+    /// Results come from a prompt-mode handler: every result is reply text (a list
+    /// fails to decode). By default text is decoded as a reply and a list as tool calls.
+    #[arg(long, conflicts_with = "fc")]
+    prompt: bool,
+    /// Results come from an FC handler (`[{name: "json args"}]`): a text reply is no call.
     #[arg(long)]
     fc: bool,
     /// Expect function names with `.` replaced by `_`, as for API FC models.
@@ -141,10 +145,10 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
 fn score(args: ScoreArgs) -> Result<ExitCode> {
     let data = data_dir(args.data)?;
     let options = ScoreOptions {
-        format: if args.fc {
-            ResultFormat::ToolCalls
-        } else {
-            ResultFormat::Prompt
+        format: match (args.prompt, args.fc) {
+            (true, _) => ResultFormat::Prompt,
+            (_, true) => ResultFormat::ToolCalls,
+            _ => ResultFormat::Auto,
         },
         check: CheckOptions {
             underscore_to_dot: args.underscore_to_dot,

@@ -103,8 +103,12 @@ impl std::error::Error for DecodeError {}
 /// How a result file stores the model's answer, i.e. which official handler wrote it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ResultFormat {
-    /// Prompt mode: `result` is the raw text reply, decoded by the category's language.
+    /// Decided per line: text is a prompt-mode reply, a list holds native tool calls.
+    /// Equal to [`ResultFormat::Prompt`] on prompt-mode files and to
+    /// [`ResultFormat::ToolCalls`] on FC files, except for FC text replies.
     #[default]
+    Auto,
+    /// Prompt mode: `result` is the raw text reply, decoded by the category's language.
     Prompt,
     /// FC mode (OpenAI-style handler): `result` is `[{name: "json args"}, ...]`; a text
     /// reply means the model called no tool.
@@ -118,6 +122,10 @@ pub fn decode_result(
     format: ResultFormat,
 ) -> Result<Decoded, DecodeError> {
     match (format, result) {
+        (ResultFormat::Auto, serde_json::Value::String(_)) => {
+            decode_result(result, language, ResultFormat::Prompt)
+        }
+        (ResultFormat::Auto, _) => decode_result(result, language, ResultFormat::ToolCalls),
         (ResultFormat::Prompt, serde_json::Value::String(reply)) => match language {
             Language::Python => python::decode_prompt_reply(reply),
             Language::Java => java::decode_prompt_reply(reply),
