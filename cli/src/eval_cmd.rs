@@ -22,6 +22,22 @@ use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy
 
 use toolgrad_core::paths::bfcl_data_dir;
 
+/// `--data`: where the BFCL data is.
+#[derive(Args)]
+pub struct DataArg {
+    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
+    #[arg(long = "data", value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+/// `--categories`: which categories to work on.
+#[derive(Args)]
+pub struct Selection {
+    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
+    #[arg(long, num_args = 1.., default_value = "all")]
+    categories: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum EvalCommand {
     /// Score BFCL result files (`BFCL_v4_<category>_result.json`) against the ground truth.
@@ -37,15 +53,13 @@ pub enum EvalCommand {
 
 #[derive(Args)]
 pub struct PromptArgs {
-    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
-    #[arg(long, num_args = 1.., default_value = "all")]
-    categories: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// prompt: BFCL's system prompt with the function list; fc: native tools.
     #[arg(long, value_enum, default_value = "prompt")]
     mode: ModeArg,
-    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -65,15 +79,13 @@ pub struct ReferenceArgs {
     /// Which answers to write.
     #[arg(long, value_enum, default_value = "ground-truth")]
     answers: AnswerKind,
-    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
-    #[arg(long, num_args = 1.., default_value = "all")]
-    categories: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Directory for the BFCL_v4_<category>_result.json files.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
 }
 
 #[derive(Args)]
@@ -84,22 +96,19 @@ pub struct BfclArgs {
     /// TOML file with the model endpoints.
     #[arg(long, value_name = "FILE", default_value = "configs/bfcl-models.toml")]
     config: PathBuf,
-    /// Categories or groups (all, non_live, live, ast), comma-separated or repeated.
-    #[arg(long, num_args = 1.., default_value = "all")]
-    categories: Vec<String>,
+    #[command(flatten)]
+    selection: Selection,
     /// Results go to <out>/result/, verdicts and summaries to <out>/score/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
 }
 
 #[derive(Args)]
 pub struct ScoreArgs {
-    /// BFCL data directory (holds BFCL_v4_*.json and possible_answer/).
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
     /// Directory searched (recursively) for BFCL_v4_<category>_result.json files.
     #[arg(long, value_name = "DIR")]
     results: PathBuf,
@@ -131,8 +140,8 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
     }
 }
 
-fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
-    let dir = arg.unwrap_or_else(bfcl_data_dir);
+fn data_dir(arg: DataArg) -> Result<PathBuf> {
+    let dir = arg.dir.unwrap_or_else(bfcl_data_dir);
     if !dir.join("possible_answer").is_dir() {
         bail!(
             "BFCL data not found at {} (expected BFCL_v4_*.json and possible_answer/); run scripts/setup.sh or pass --data",
@@ -192,7 +201,7 @@ pub fn score_and_report(
 
 fn bfcl(args: BfclArgs) -> Result<ExitCode> {
     let data = data_dir(args.data)?;
-    let categories = parse_category_list(&args.categories)?;
+    let categories = parse_category_list(&args.selection.categories)?;
     let endpoint = load_endpoint(&args.config, &args.model)?;
     let client_config = endpoint.client_config().map_err(|message| {
         anyhow::anyhow!(
@@ -244,7 +253,7 @@ fn reference(args: ReferenceArgs) -> Result<ExitCode> {
         AnswerKind::GroundTruth => ReferenceAnswers::GroundTruth,
         AnswerKind::Empty => ReferenceAnswers::Empty,
     };
-    for category in parse_category_list(&args.categories)? {
+    for category in parse_category_list(&args.selection.categories)? {
         let entries = load_category(&data, category)?;
         let mut text = String::new();
         for entry in &entries {
@@ -273,7 +282,7 @@ fn prompt(args: PromptArgs) -> Result<ExitCode> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    for category in parse_category_list(&args.categories)? {
+    for category in parse_category_list(&args.selection.categories)? {
         for entry in load_category(&data, category)? {
             let request = build_request(&entry, category, &settings);
             let line = serde_json::json!({"id": entry.id, "messages": request.messages, "tools": request.tools});

@@ -596,16 +596,7 @@ mod tests {
     }
 
     fn expected(json: serde_json::Value) -> ExpectedCall {
-        let (name, params) = json.as_object().unwrap().iter().next().unwrap();
-        ExpectedCall {
-            name: name.clone(),
-            params: params
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(v)))
-                .collect(),
-        }
+        ExpectedCall::from_json(&json).unwrap()
     }
 
     fn calls(raw: &str) -> Vec<Call> {

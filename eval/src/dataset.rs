@@ -189,6 +189,16 @@ fn parse_doc(json: &serde_json::Value) -> std::result::Result<FunctionDoc, Strin
     })
 }
 
+impl ExpectedCall {
+    /// One ground-truth call, `{"name": {"param": [acceptable values]}}`.
+    pub fn from_json(call: &serde_json::Value) -> std::result::Result<Self, String> {
+        let object = call
+            .as_object()
+            .ok_or("a ground-truth call must be an object")?;
+        parse_expected_call(object)
+    }
+}
+
 fn parse_expected_call(
     call: &serde_json::Map<String, serde_json::Value>,
 ) -> std::result::Result<ExpectedCall, String> {

@@ -187,21 +187,12 @@ mod tests {
     use crate::dataset::ParamDoc;
 
     fn entry(functions: Vec<FunctionDoc>, gt: serde_json::Value) -> Entry {
-        let (name, params) = gt.as_object().unwrap().iter().next().unwrap();
         Entry {
             id: "x".into(),
             question: vec![],
             functions,
             functions_json: vec![],
-            ground_truth: vec![ExpectedCall {
-                name: name.clone(),
-                params: params
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v)))
-                    .collect(),
-            }],
+            ground_truth: vec![ExpectedCall::from_json(&gt).unwrap()],
         }
     }
 

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
 use toolgrad_eval::category::Category;
 use toolgrad_eval::runner::results::ResultRecord;
-use toolgrad_eval::runner::{progress_bar, result_path, run_category, Mode, RunSettings};
+use toolgrad_eval::runner::{
+    progress_bar, result_path, run_category, Mode, RunReport, RunSettings,
+};
 use toolgrad_eval::score::score_directory;
 
 /// What the mock does with the n-th request for a question.
@@ -205,6 +207,26 @@ fn settings(mode: Mode) -> RunSettings {
     }
 }
 
+/// Runs simple_python of the tiny dataset against the mock.
+async fn run(
+    client: &Arc<OpenAiClient>,
+    data: &std::path::Path,
+    out: &std::path::Path,
+    mode: Mode,
+) -> RunReport {
+    let bar = progress_bar();
+    run_category(
+        Arc::clone(client),
+        data,
+        out,
+        Category::SimplePython,
+        &settings(mode),
+        &bar,
+    )
+    .await
+    .unwrap()
+}
+
 fn records(path: &std::path::Path) -> Vec<ResultRecord> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -229,18 +251,8 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
     });
     let url = serve(Arc::clone(&mock)).await;
     let client = client(&url, 2);
-    let bar = progress_bar();
 
-    let report = run_category(
-        Arc::clone(&client),
-        data.path(),
-        out.path(),
-        Category::SimplePython,
-        &settings(Mode::Prompt),
-        &bar,
-    )
-    .await
-    .unwrap();
+    let report = run(&client, data.path(), out.path(), Mode::Prompt).await;
     assert_eq!((report.queried, report.failed, report.skipped), (3, 0, 0));
     assert_eq!(
         mock.requests.load(Ordering::SeqCst),
@@ -294,16 +306,7 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
 
     // A re-run finds every entry answered and sends nothing.
     let before = mock.requests.load(Ordering::SeqCst);
-    let again = run_category(
-        client,
-        data.path(),
-        out.path(),
-        Category::SimplePython,
-        &settings(Mode::Prompt),
-        &bar,
-    )
-    .await
-    .unwrap();
+    let again = run(&client, data.path(), out.path(), Mode::Prompt).await;
     assert_eq!((again.queried, again.skipped), (0, 3));
     assert_eq!(mock.requests.load(Ordering::SeqCst), before);
 }
@@ -318,17 +321,7 @@ async fn a_request_that_keeps_failing_is_recorded_and_retried_on_the_next_run() 
         ..Mock::default()
     });
     let url = serve(Arc::clone(&broken)).await;
-    let bar = progress_bar();
-    let report = run_category(
-        client(&url, 4),
-        data.path(),
-        out.path(),
-        Category::SimplePython,
-        &settings(Mode::Prompt),
-        &bar,
-    )
-    .await
-    .unwrap();
+    let report = run(&client(&url, 4), data.path(), out.path(), Mode::Prompt).await;
     assert_eq!(report.failed, 1);
     let path = result_path(out.path(), Category::SimplePython);
     let failed = records(&path)
@@ -347,16 +340,7 @@ async fn a_request_that_keeps_failing_is_recorded_and_retried_on_the_next_run() 
 
     let healthy = Arc::new(Mock::default());
     let url = serve(Arc::clone(&healthy)).await;
-    let report = run_category(
-        client(&url, 4),
-        data.path(),
-        out.path(),
-        Category::SimplePython,
-        &settings(Mode::Prompt),
-        &bar,
-    )
-    .await
-    .unwrap();
+    let report = run(&client(&url, 4), data.path(), out.path(), Mode::Prompt).await;
     assert_eq!((report.queried, report.skipped, report.failed), (1, 2, 0));
     let lines = records(&path);
     assert_eq!(lines.len(), 3);
@@ -370,17 +354,7 @@ async fn fc_mode_sends_tools_and_stores_native_calls() {
     tiny_dataset(data.path());
     let mock = Arc::new(Mock::default());
     let url = serve(Arc::clone(&mock)).await;
-    let bar = progress_bar();
-    run_category(
-        client(&url, 3),
-        data.path(),
-        out.path(),
-        Category::SimplePython,
-        &settings(Mode::Fc),
-        &bar,
-    )
-    .await
-    .unwrap();
+    run(&client(&url, 3), data.path(), out.path(), Mode::Fc).await;
 
     let bodies = mock.bodies.lock().unwrap().clone();
     let tools = bodies[0]["tools"].as_array().unwrap();

@@ -114,33 +114,13 @@ impl OpenAiClient {
         }
         let response = match builder.send().await {
             Ok(response) => response,
-            Err(e) => {
-                let error = LlmError::Transport {
-                    endpoint: self.endpoint.clone(),
-                    attempts,
-                    message: describe(&e),
-                };
-                return Attempt::Retry {
-                    error,
-                    wait_hint: None,
-                };
-            }
+            Err(e) => return self.transport_failure(attempts, &e),
         };
         let status = response.status();
         let wait_hint = retry_after(&response);
         let text = match response.text().await {
             Ok(text) => text,
-            Err(e) => {
-                let error = LlmError::Transport {
-                    endpoint: self.endpoint.clone(),
-                    attempts,
-                    message: describe(&e),
-                };
-                return Attempt::Retry {
-                    error,
-                    wait_hint: None,
-                };
-            }
+            Err(e) => return self.transport_failure(attempts, &e),
         };
         if !status.is_success() {
             let error = LlmError::Status {
@@ -171,6 +151,18 @@ impl OpenAiClient {
                 },
                 wait_hint: None,
             },
+        }
+    }
+
+    fn transport_failure(&self, attempts: u32, error: &reqwest::Error) -> Attempt {
+        let error = LlmError::Transport {
+            endpoint: self.endpoint.clone(),
+            attempts,
+            message: describe(error),
+        };
+        Attempt::Retry {
+            error,
+            wait_hint: None,
         }
     }
 
