@@ -6,10 +6,8 @@ use std::path::PathBuf;
 /// The BFCL data directory `scripts/setup.sh` fills; panics with the fix if absent.
 pub fn bfcl_data_dir() -> PathBuf {
     let dir = toolgrad_core::paths::bfcl_data_dir();
-    assert!(
-        dir.join("possible_answer").is_dir(),
-        "BFCL data not found at {}: run scripts/setup.sh",
-        dir.display()
-    );
+    if let Err(error) = toolgrad_eval::dataset::require_data_dir(&dir) {
+        panic!("{error}");
+    }
     dir
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use toolgrad_core::fsutil::write_atomic;
 use toolgrad_core::llm::openai::OpenAiClient;
 use toolgrad_eval::category::parse_category_list;
 use toolgrad_eval::checker::CheckOptions;
-use toolgrad_eval::dataset::load_category;
+use toolgrad_eval::dataset::{load_category, require_data_dir};
 use toolgrad_eval::decode::ResultFormat;
 use toolgrad_eval::reference::{reference_reply, ReferenceAnswers};
 use toolgrad_eval::runner::config::load_endpoint;
@@ -142,12 +142,7 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
 
 fn data_dir(arg: DataArg) -> Result<PathBuf> {
     let dir = arg.dir.unwrap_or_else(bfcl_data_dir);
-    if !dir.join("possible_answer").is_dir() {
-        bail!(
-            "BFCL data not found at {} (expected BFCL_v4_*.json and possible_answer/); run scripts/setup.sh or pass --data",
-            dir.display()
-        );
-    }
+    require_data_dir(&dir)?;
     Ok(dir)
 }
 

@@ -92,6 +92,16 @@ struct RawParameters {
     required: Vec<String>,
 }
 
+/// Checks that a directory holds BFCL data, with the fix in the error.
+pub fn require_data_dir(dir: &Path) -> Result<()> {
+    if dir.join("possible_answer").is_dir() {
+        return Ok(());
+    }
+    Err(EvalError::MissingData {
+        path: dir.to_owned(),
+    })
+}
+
 /// Paths of one category's files under a BFCL data directory.
 pub fn question_path(data_dir: &Path, category: Category) -> PathBuf {
     data_dir.join(category.data_file_name())

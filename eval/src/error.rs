@@ -21,6 +21,9 @@ pub enum EvalError {
     #[error("{0}")]
     Mismatch(String),
 
+    #[error("BFCL data not found at {path} (expected BFCL_v4_*.json and possible_answer/): run scripts/setup.sh, pass --data or set TOOLGRAD_BFCL_DATA")]
+    MissingData { path: PathBuf },
+
     #[error("{path}: {message}")]
     Results { path: PathBuf, message: String },
 

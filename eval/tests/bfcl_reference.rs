@@ -63,11 +63,7 @@ const GT_UNDOCUMENTED: &str =
 
 fn data_dir() -> PathBuf {
     let dir = toolgrad_core::paths::bfcl_data_dir();
-    assert!(
-        dir.join("possible_answer").is_dir(),
-        "BFCL data not found at {}: run scripts/setup.sh (or set TOOLGRAD_BFCL_DATA)",
-        dir.display()
-    );
+    toolgrad_eval::dataset::require_data_dir(&dir).unwrap();
     dir
 }
 
