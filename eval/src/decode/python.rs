@@ -43,6 +43,7 @@ fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {
             "source code string cannot contain null bytes",
         ));
     }
+    check_nesting(source)?;
     let (module, renamed) = parse_allowing_repeated_keywords(source)?;
     let ast::Mod::Expression(expression) = module else {
         return Err(DecodeError::new("not an expression"));
@@ -63,6 +64,79 @@ fn parse_call_list(source: &str) -> Result<Vec<Call>, DecodeError> {
             "expression is neither a call nor a list of calls",
         )),
     }
+}
+
+/// CPython's tokenizer allows 200 nested brackets, and its AST builder fails on
+/// prefix-operator chains deeper than its recursion limit (about 2,980 in a
+/// positional argument with CPython 3.11; the exact figure depends on the caller's
+/// stack). Checking both up front also keeps a
+/// hostile reply from exhausting our stack.
+fn check_nesting(source: &str) -> Result<(), DecodeError> {
+    const MAX_BRACKETS: usize = 200;
+    const MAX_PREFIX_CHAIN: usize = 2981;
+    let mut depth = 0usize;
+    let mut chain = 0usize;
+    let mut chars = source.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                // Skip a string literal (single or triple quoted) with its escapes.
+                let triple = chars.peek() == Some(&c) && {
+                    let mut ahead = chars.clone();
+                    ahead.next();
+                    ahead.peek() == Some(&c)
+                };
+                if triple {
+                    chars.next();
+                    chars.next();
+                }
+                let mut run = 0;
+                while let Some(d) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                        run = 0;
+                    } else if d == c {
+                        run += 1;
+                        if !triple || run == 3 {
+                            break;
+                        }
+                    } else {
+                        run = 0;
+                    }
+                }
+                chain = 0;
+            }
+            '#' => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_BRACKETS {
+                    return Err(DecodeError::new("too many nested parentheses"));
+                }
+                chain = 0;
+            }
+            ')' | ']' | '}' => {
+                depth = depth.saturating_sub(1);
+                chain = 0;
+            }
+            '-' | '+' | '~' => {
+                chain += 1;
+                if chain > MAX_PREFIX_CHAIN {
+                    return Err(DecodeError::new(
+                        "maximum recursion depth exceeded during ast construction",
+                    ));
+                }
+            }
+            c if c.is_whitespace() => {}
+            _ => chain = 0,
+        }
+    }
+    Ok(())
 }
 
 /// Parses like CPython's `ast.parse(mode="eval")`, which (unlike our parser)
@@ -289,6 +363,12 @@ mod tests {
         // A repeated keyword keeps its first position and its last value.
         assert_eq!(render("[f(a=1, b=2, a=3)]"), "f(a=3, b=2)");
         assert_eq!(render("[]"), "");
+        // Brackets inside strings do not count towards the nesting limit.
+        let many = "(".repeat(300);
+        assert_eq!(
+            render(&format!("[f(a='{many}')]")),
+            format!("f(a='{many}')")
+        );
     }
 
     #[test]
@@ -303,6 +383,8 @@ mod tests {
             "[f(a=lambda: 1)]",
             "[f(a=-x)]",
             "[f(a=[i for i in y])]",
+            &format!("{}{}", "[".repeat(201), "]".repeat(201)),
+            &format!("[f(a={}1)]", "-".repeat(7000)),
             "[f(a={[1]: 2})]",
             "[f(a=1/0)]",
             "I cannot help with that.",
