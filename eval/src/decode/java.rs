@@ -52,12 +52,42 @@ fn parse_function_call(source_code: &str) -> Result<Decoded, DecodeError> {
     if root.to_sexp().contains("ERROR") {
         return Err(DecodeError::new("Error parsing java the source code."));
     }
+    // The official traversal is recursive and stops at Python's recursion limit.
+    if tree_depth(root) > MAX_TREE_DEPTH {
+        return Err(DecodeError::new("maximum recursion depth exceeded"));
+    }
     let source = Source {
         chars: source_code.chars().collect(),
     };
     match find_invocation(&source, root)? {
         Some(call) => Ok(Decoded::Calls(vec![call])),
         None => Ok(Decoded::WrongFormat),
+    }
+}
+
+/// Deeper syntax trees than this exhaust Python's default recursion limit of 1,000
+/// in the official traversal (and would strain our stack).
+const MAX_TREE_DEPTH: usize = 950;
+
+/// The depth of a syntax tree, walked without recursion.
+fn tree_depth(root: Node) -> usize {
+    let mut cursor = root.walk();
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    loop {
+        if cursor.goto_first_child() {
+            depth += 1;
+            deepest = deepest.max(depth);
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return deepest;
+            }
+            depth -= 1;
+        }
     }
 }
 
@@ -212,5 +242,7 @@ mod tests {
         // tree-sitter's error recovery decides: a short `f(a=1)` is an ERROR node.
         assert!(decode_prompt_reply("[f(a=1)]").is_err());
         assert!(decode_prompt_reply("[x]").is_err());
+        let deep = format!("[A.f(a={}1{})]", "(".repeat(2000), ")".repeat(2000));
+        assert!(decode_prompt_reply(&deep).is_err());
     }
 }
