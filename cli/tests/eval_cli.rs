@@ -210,3 +210,70 @@ fn missing_data_and_bad_config_get_clear_errors() {
         "{err}"
     );
 }
+
+/// A chat-completions server on 127.0.0.1 that always answers `[math.factorial(number=5)]`.
+fn serve_factorial() -> String {
+    use axum::routing::post;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new().route(
+                "/v1/chat/completions",
+                post(|| async {
+                    axum::Json(serde_json::json!({
+                        "choices": [{"message": {"role": "assistant", "content": "[math.factorial(number=5)]"}}],
+                        "usage": {"prompt_tokens": 50, "completion_tokens": 9}
+                    }))
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            sender.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{}/v1", receiver.recv().unwrap())
+}
+
+#[test]
+fn bfcl_runs_a_model_and_scores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    dataset(&data);
+    let config = dir.path().join("models.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[models.mock]\nbase_url = \"{}\"\nmodel = \"m\"\n",
+            serve_factorial()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let output = toolgrad(&[
+        "eval",
+        "bfcl",
+        "--model",
+        "mock",
+        "--config",
+        config.to_str().unwrap(),
+        "--categories",
+        "simple_python,irrelevance",
+        "--out",
+        out.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let results =
+        std::fs::read_to_string(out.join("result/BFCL_v4_simple_python_result.json")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(results.lines().next().unwrap()).unwrap();
+    assert_eq!(first["result"], "[math.factorial(number=5)]");
+    assert_eq!(first["input_token_count"], 50);
+    let csv = std::fs::read_to_string(out.join("score/summary.csv")).unwrap();
+    assert!(csv.contains("simple_python,100.00,2,2,0,2"), "{csv}");
+    assert!(
+        csv.contains("irrelevance,0.00,0,2,0,2"),
+        "a model that always calls fails irrelevance: {csv}"
+    );
+}
