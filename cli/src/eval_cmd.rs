@@ -101,6 +101,10 @@ pub struct BfclArgs {
     /// Results go to <out>/result/, verdicts and summaries to <out>/score/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Query only the first N entries of each category (a smoke run); accuracy is
+    /// then over the entries answered, not the whole category.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
     #[command(flatten)]
     data: DataArg,
 }
@@ -167,7 +171,7 @@ fn score(args: ScoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn score_and_report(
+fn score_and_report(
     data: &Path,
     results: &Path,
     out: &Path,
@@ -206,7 +210,10 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
         )
     })?;
     let client = Arc::new(OpenAiClient::new(client_config)?);
-    let settings = endpoint.run_settings();
+    let settings = RunSettings {
+        limit: args.limit,
+        ..endpoint.run_settings()
+    };
     let results_dir = args.out.join("result");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let progress = progress_bar();
@@ -233,7 +240,11 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
         &results_dir,
         &args.out.join("score"),
         settings.score_options(),
-        MissingPolicy::CountAsWrong,
+        if args.limit.is_some() {
+            MissingPolicy::Partial
+        } else {
+            MissingPolicy::CountAsWrong
+        },
     )?;
     if failed > 0 {
         eprintln!("{failed} request(s) failed for good; re-run the same command to retry them");
@@ -274,6 +285,7 @@ fn prompt(args: PromptArgs) -> Result<ExitCode> {
         temperature: None,
         max_tokens: None,
         underscore_to_dot: matches!(args.mode, ModeArg::Fc),
+        limit: None,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -276,4 +276,28 @@ fn bfcl_runs_a_model_and_scores_it() {
         csv.contains("irrelevance,0.00,0,2,0,2"),
         "a model that always calls fails irrelevance: {csv}"
     );
+
+    // A smoke run: the first entry of each category, scored over what was answered.
+    let smoke = dir.path().join("smoke");
+    let mut args = vec![
+        "eval",
+        "bfcl",
+        "--model",
+        "mock",
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    args.extend([
+        "--categories",
+        "simple_python",
+        "--limit",
+        "1",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    args.extend(["--out", smoke.to_str().unwrap()]);
+    let output = toolgrad(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let csv = std::fs::read_to_string(smoke.join("score/summary.csv")).unwrap();
+    assert!(csv.contains("simple_python,100.00,1,1,1,2"), "{csv}");
 }

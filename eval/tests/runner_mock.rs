@@ -204,6 +204,7 @@ fn settings(mode: Mode) -> RunSettings {
         temperature: Some(0.001),
         max_tokens: None,
         underscore_to_dot: mode == Mode::Fc,
+        limit: None,
     }
 }
 

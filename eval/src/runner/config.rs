@@ -141,6 +141,7 @@ impl EndpointConfig {
             temperature: self.temperature,
             max_tokens: self.max_tokens,
             underscore_to_dot: self.mode == Mode::Fc,
+            limit: None,
         }
     }
 }

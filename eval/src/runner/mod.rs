@@ -44,6 +44,8 @@ pub struct RunSettings {
     pub max_tokens: Option<u32>,
     /// Whether the FC tool names had `.` replaced by `_` (always so in FC mode).
     pub underscore_to_dot: bool,
+    /// Only the first N entries of each category (a smoke run).
+    pub limit: Option<usize>,
 }
 
 impl RunSettings {
@@ -128,7 +130,8 @@ pub fn result_path(results_dir: &Path, category: Category) -> PathBuf {
     results_dir.join(category.result_file_name())
 }
 
-/// Queries `model` on every unanswered entry of `category` and appends the answers.
+/// Queries `model` on every unanswered entry of `category` (the first
+/// `settings.limit` ones, if set) and appends the answers.
 pub async fn run_category<M: ChatModel + 'static>(
     model: Arc<M>,
     data_dir: &Path,
@@ -137,7 +140,10 @@ pub async fn run_category<M: ChatModel + 'static>(
     settings: &RunSettings,
     progress: &ProgressBar,
 ) -> Result<RunReport> {
-    let entries = load_category(data_dir, category)?;
+    let mut entries = load_category(data_dir, category)?;
+    if let Some(limit) = settings.limit {
+        entries.truncate(limit);
+    }
     let path = result_path(results_dir, category);
     let mut file = ResultFile::open(&path)?;
     let todo: Vec<Entry> = entries
