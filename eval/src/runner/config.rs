@@ -73,14 +73,21 @@ fn default_temperature() -> Option<f32> {
     Some(0.001)
 }
 
+fn read_config(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
+    toml::from_str(&text).map_err(|e| EvalError::Config {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// Reads the `[models.<name>]` table of a config file.
 pub fn load_endpoint(path: &Path, name: &str) -> Result<EndpointConfig> {
     let config_error = |message: String| EvalError::Config {
         path: path.to_owned(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
-    let file: ConfigFile = toml::from_str(&text).map_err(|e| config_error(e.to_string()))?;
+    let file = read_config(path)?;
     let known = file.models.keys().cloned().collect::<Vec<_>>().join(", ");
     let endpoint = file
         .models
@@ -149,6 +156,17 @@ impl EndpointConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/bfcl-models.toml");
+        let names: Vec<String> = read_config(&path).unwrap().models.into_keys().collect();
+        assert!(names.len() >= 4, "{names:?}");
+        for name in &names {
+            let endpoint = load_endpoint(&path, name).unwrap();
+            assert!(endpoint.base_url.starts_with("http"), "{name}");
+        }
+    }
 
     #[test]
     fn loads_a_model_table_and_names_bad_fields() {
