@@ -17,7 +17,7 @@ use toolgrad_eval::decode::ResultFormat;
 use toolgrad_eval::reference::{reference_reply, ReferenceAnswers};
 use toolgrad_eval::runner::config::load_endpoint;
 use toolgrad_eval::runner::{build_request, progress_bar, run_category, Mode, RunSettings};
-use toolgrad_eval::score::{score_directory, ScoreOptions};
+use toolgrad_eval::score::{score_directory, DirectoryScore, ScoreOptions};
 use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
 
 use toolgrad_core::paths::bfcl_data_dir;
@@ -178,8 +178,14 @@ fn score_and_report(
     options: ScoreOptions,
     policy: MissingPolicy,
 ) -> Result<()> {
-    let scores = score_directory(data, results, options)
+    let DirectoryScore { scores, skipped } = score_directory(data, results, options)
         .with_context(|| format!("scoring results under {}", results.display()))?;
+    for path in &skipped {
+        eprintln!(
+            "note: {} is not a single-turn category; skipped",
+            path.display()
+        );
+    }
     let rows = summarize(&scores, policy);
     write_report(out, &scores, &rows)?;
     for score in &scores {

@@ -147,6 +147,14 @@ fn bad_result_files_are_named_with_their_line() {
         assert!(!err.contains("panicked"), "{err}");
     }
 
+    // Other BFCL categories are skipped with a note; a name BFCL lacks is an error.
+    std::fs::write(&file, "{\"id\": \"simple_python_0\", \"result\": \"[]\"}\n").unwrap();
+    std::fs::write(results.join("BFCL_v4_multi_turn_base_result.json"), "").unwrap();
+    let output = score(&data, &results, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output)
+        .contains("BFCL_v4_multi_turn_base_result.json is not a single-turn category; skipped"));
+
     std::fs::remove_file(&file).unwrap();
     std::fs::write(results.join("BFCL_v4_memory_result.json"), "").unwrap();
     let err = stderr(&score(&data, &results, &out));

@@ -113,6 +113,21 @@ impl fmt::Display for Category {
     }
 }
 
+/// BFCL v4 categories outside single-turn (multi-turn, agentic, format
+/// sensitivity): real result files, but not scored by this checker.
+pub const OTHER_BFCL_CATEGORIES: &[&str] = &[
+    "multi_turn_base",
+    "multi_turn_miss_func",
+    "multi_turn_miss_param",
+    "multi_turn_long_context",
+    "web_search_base",
+    "web_search_no_snippet",
+    "memory_kv",
+    "memory_vector",
+    "memory_rec_sum",
+    "format_sensitivity",
+];
+
 /// A category name that is not one of the 13 single-turn categories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownCategory(pub String);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::category::{Category, Judge, Language};
+use crate::category::{Category, Judge, Language, OTHER_BFCL_CATEGORIES};
 use crate::checker::{check_calls, CheckOptions};
 use crate::dataset::{load_category, Entry};
 use crate::decode::{decode_result, Decoded, ResultFormat};
@@ -196,9 +196,19 @@ pub fn score_lines(
     })
 }
 
-/// Finds `BFCL_v4_<category>_result.json` files anywhere under a directory.
-pub fn find_result_files(results_dir: &Path) -> Result<Vec<(Category, PathBuf)>> {
-    let mut found: Vec<(Category, PathBuf)> = Vec::new();
+/// The result files found under a directory.
+#[derive(Debug, Default)]
+pub struct ResultFiles {
+    /// Single-turn result files, one per category, in category order.
+    pub single_turn: Vec<(Category, PathBuf)>,
+    /// Result files of other BFCL categories (multi-turn, agentic), not scored here.
+    pub other_bfcl: Vec<PathBuf>,
+}
+
+/// Finds `BFCL_v4_<category>_result.json` files anywhere under a directory. A file
+/// named for a category BFCL does not have is an error.
+pub fn find_result_files(results_dir: &Path) -> Result<ResultFiles> {
+    let mut files = ResultFiles::default();
     let mut pending = vec![results_dir.to_owned()];
     while let Some(dir) = pending.pop() {
         let read = std::fs::read_dir(&dir).map_err(|e| EvalError::io(&dir, e))?;
@@ -211,14 +221,21 @@ pub fn find_result_files(results_dir: &Path) -> Result<Vec<(Category, PathBuf)>>
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            let Some(category) = Category::from_result_file_name(name) else {
-                continue;
+            let category = match Category::from_result_file_name(name) {
+                None => continue,
+                Some(Ok(category)) => category,
+                Some(Err(unknown)) if OTHER_BFCL_CATEGORIES.contains(&unknown.0.as_str()) => {
+                    files.other_bfcl.push(path);
+                    continue;
+                }
+                Some(Err(unknown)) => {
+                    return Err(EvalError::Results {
+                        path,
+                        message: unknown.to_string(),
+                    });
+                }
             };
-            let category = category.map_err(|e| EvalError::Results {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            if let Some((_, other)) = found.iter().find(|(c, _)| *c == category) {
+            if let Some((_, other)) = files.single_turn.iter().find(|(c, _)| *c == category) {
                 return Err(EvalError::Results {
                     path: path.clone(),
                     message: format!(
@@ -227,32 +244,46 @@ pub fn find_result_files(results_dir: &Path) -> Result<Vec<(Category, PathBuf)>>
                     ),
                 });
             }
-            found.push((category, path));
+            files.single_turn.push((category, path));
         }
     }
-    found.sort_by_key(|(category, _)| *category);
-    Ok(found)
+    files.single_turn.sort_by_key(|(category, _)| *category);
+    files.other_bfcl.sort();
+    Ok(files)
 }
 
-/// Scores every result file found under `results_dir`.
+/// What scoring a directory produced.
+#[derive(Debug)]
+pub struct DirectoryScore {
+    pub scores: Vec<CategoryScore>,
+    /// Result files of BFCL categories outside single-turn, left unscored.
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Scores every single-turn result file found under `results_dir`.
 pub fn score_directory(
     data_dir: &Path,
     results_dir: &Path,
     options: ScoreOptions,
-) -> Result<Vec<CategoryScore>> {
+) -> Result<DirectoryScore> {
     let files = find_result_files(results_dir)?;
-    if files.is_empty() {
+    if files.single_turn.is_empty() {
         return Err(EvalError::Results {
             path: results_dir.to_owned(),
-            message: "no BFCL_v4_<category>_result.json files found".into(),
+            message: "no single-turn BFCL_v4_<category>_result.json files found".into(),
         });
     }
-    files
+    let scores = files
+        .single_turn
         .par_iter()
         .map(|(category, path)| {
             let entries = load_category(data_dir, *category)?;
             let lines = read_result_file(path)?;
             score_lines(*category, &entries, &lines, path, options)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DirectoryScore {
+        scores,
+        skipped: files.other_bfcl,
+    })
 }

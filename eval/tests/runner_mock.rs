@@ -302,7 +302,8 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
         out.path(),
         settings(Mode::Prompt).score_options(),
     )
-    .unwrap();
+    .unwrap()
+    .scores;
     assert_eq!(scores[0].correct(), 3);
 
     // A re-run finds every entry answered and sends nothing.
@@ -375,7 +376,8 @@ async fn fc_mode_sends_tools_and_stores_native_calls() {
         lines[1].result,
         json!([{"math_factorial": "{\"number\":5}"}])
     );
-    let scores =
-        score_directory(data.path(), out.path(), settings(Mode::Fc).score_options()).unwrap();
+    let scores = score_directory(data.path(), out.path(), settings(Mode::Fc).score_options())
+        .unwrap()
+        .scores;
     assert_eq!(scores[0].correct(), 3);
 }
