@@ -208,6 +208,20 @@ def render_prompt(rng, calls, language):
         return text + ";"
     if wrap == 10:
         return text.replace(", ", ",\n")
+    if wrap == 11:  # JSON-style tool calls instead of Python calls
+        return json.dumps([{"name": n, "arguments": {k: str(v) for k, v in a.items()}} for n, a, _ in calls])
+    if wrap == 12:
+        return "<tool_call>" + text + "</tool_call>"
+    if wrap == 13:  # a namespace prefix on every call
+        return "[" + ", ".join("functions." + p for p in text[1:-1].split(", ") if p) + "]"
+    if wrap == 14:  # one call per line, no commas
+        return text[1:-1].replace("), ", ")\n")
+    if wrap == 15:
+        return "result = " + text[1:-1]
+    if wrap == 16:
+        return text + "\n\nLet me know if you need anything else."
+    if wrap == 17:
+        return text.replace("=", " = ")
     return text
 
 
