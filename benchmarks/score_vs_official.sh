@@ -7,12 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-5}"
-bash scripts/setup.sh
-data="${TOOLGRAD_BFCL_DATA:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/bfcl/data}"
-venv=$(bash benchmarks/official_venv.sh)
-cargo build --release --quiet --bin toolgrad
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source benchmarks/common.sh
 
 # One result set with right and wrong answers of every kind, in the layout bfcl expects.
 python3 benchmarks/parity/make_cases.py "$data" "$work/cases" --sets 1 --seed 42

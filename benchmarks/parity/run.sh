@@ -8,12 +8,7 @@ cd "$(dirname "$0")/../.."
 prompt_sets="${1:-8}"
 fc_sets="${2:-3}"
 seed="${3:-0}"
-bash scripts/setup.sh
-data="${TOOLGRAD_BFCL_DATA:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/bfcl/data}"
-venv=$(bash benchmarks/official_venv.sh)
-cargo build --release --quiet --bin toolgrad
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source benchmarks/common.sh
 
 judge() { # <mode> <cases dir> [toolgrad flags...]
   local mode=$1 cases=$2; shift 2

@@ -1,6 +1,6 @@
 //! `toolgrad eval` as a user runs it: outputs on disk, and clear errors on bad input.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn toolgrad(args: &[&str]) -> std::process::Output {
@@ -55,6 +55,20 @@ fn dataset(dir: &Path) {
     .unwrap();
 }
 
+/// A temp dir with the dataset in `data/`, an empty results folder at `results`
+/// (relative to it), and the path `out/`.
+fn fixture(results: &str) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, results, out) = (
+        dir.path().join("data"),
+        dir.path().join(results),
+        dir.path().join("out"),
+    );
+    dataset(&data);
+    std::fs::create_dir_all(&results).unwrap();
+    (dir, data, results, out)
+}
+
 fn score(data: &Path, results: &Path, out: &Path) -> std::process::Output {
     toolgrad(&[
         "eval",
@@ -70,14 +84,7 @@ fn score(data: &Path, results: &Path, out: &Path) -> std::process::Output {
 
 #[test]
 fn writes_verdicts_and_summaries() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, results, out) = (
-        dir.path().join("data"),
-        dir.path().join("results/model"),
-        dir.path().join("out"),
-    );
-    dataset(&data);
-    std::fs::create_dir_all(&results).unwrap();
+    let (dir, data, results, out) = fixture("results/model");
     std::fs::write(
         results.join("BFCL_v4_simple_python_result.json"),
         "{\"id\": \"simple_python_0\", \"result\": \"[math.factorial(number=5)]\"}\n\
@@ -114,14 +121,7 @@ fn writes_verdicts_and_summaries() {
 
 #[test]
 fn bad_result_files_are_named_with_their_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, results, out) = (
-        dir.path().join("data"),
-        dir.path().join("results"),
-        dir.path().join("out"),
-    );
-    dataset(&data);
-    std::fs::create_dir_all(&results).unwrap();
+    let (_dir, data, results, out) = fixture("results");
     let file = results.join("BFCL_v4_simple_python_result.json");
     let cases = [
         ("{\"id\": \"simple_python_0\", \"result\": \"[]\"}\nnot json\n", ":2: not a result line"),

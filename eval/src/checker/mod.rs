@@ -65,32 +65,25 @@ pub fn check_calls(
 ) -> Check {
     match checker {
         AstChecker::Parallel => parallel_no_order(docs, calls, expected, language, options),
-        AstChecker::Multiple => {
-            if calls.len() != expected.len() {
-                return Err(Failure::new(
-                    "multiple_function_checker:wrong_count",
-                    "Wrong number of functions.",
-                ));
+        AstChecker::Multiple | AstChecker::Simple => {
+            let (count, wrong_count) = match checker {
+                AstChecker::Multiple => (expected.len(), "multiple_function_checker:wrong_count"),
+                _ => (1, "simple_function_checker:wrong_count"),
+            };
+            if calls.len() != count {
+                return Err(Failure::new(wrong_count, "Wrong number of functions."));
             }
             let first = expected
                 .first()
                 .ok_or_else(|| Failure::crash("empty ground truth"))?;
-            let doc = find_doc(docs, &first.name)?;
-            simple_function(doc, &calls[0], first, language, options)
-        }
-        AstChecker::Simple => {
-            if calls.len() != 1 {
-                return Err(Failure::new(
-                    "simple_function_checker:wrong_count",
-                    "Wrong number of functions.",
-                ));
-            }
-            let doc = docs
-                .first()
-                .ok_or_else(|| Failure::crash("entry has no function doc"))?;
-            let first = expected
-                .first()
-                .ok_or_else(|| Failure::crash("empty ground truth"))?;
+            // The multiple checker picks the doc the ground truth names; the simple
+            // checker takes the entry's only doc.
+            let doc = match checker {
+                AstChecker::Multiple => find_doc(docs, &first.name)?,
+                _ => docs
+                    .first()
+                    .ok_or_else(|| Failure::crash("entry has no function doc"))?,
+            };
             simple_function(doc, &calls[0], first, language, options)
         }
     }
