@@ -1,6 +1,8 @@
 //! The `toolgrad` command line: a thin layer over the library crates.
 
 mod eval_cmd;
+mod model_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -22,12 +24,19 @@ enum Command {
     /// Evaluate models on BFCL single-turn categories.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Inspect, run, benchmark and export the local burn model.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+    /// Serve the local model over an OpenAI-compatible HTTP API on 127.0.0.1.
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(command) => eval_cmd::run(command),
+        Command::Model(command) => model_cmd::run(command),
+        Command::Serve(args) => serve_cmd::run(args),
     };
     match result {
         Ok(code) => code,

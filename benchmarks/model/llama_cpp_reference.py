@@ -1,0 +1,76 @@
+"""Reference outputs from llama.cpp (llama-cpp-python) on the same GGUF file.
+
+logits: next-token logits after each prompt of a JSON list file (raw text, special tokens parsed),
+        printed as one JSON object per line: {"prompt", "tokens", "logits"}.
+greedy: greedy completions of chat prompts, as JSON lines {"prompt", "text"}.
+bench:  prefill and decode speed, as one JSON object.
+
+Usage: python llama_cpp_reference.py logits|greedy|bench MODEL.gguf [args]
+"""
+import json
+import statistics
+import sys
+import time
+
+from llama_cpp import Llama
+
+
+def load(path, n_ctx=4096, logits_all=False):
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, n_threads_batch=2,
+                 logits_all=logits_all, verbose=False, seed=0)
+
+
+def logits(path, prompts):
+    llm = load(path, logits_all=True)
+    for prompt in prompts:
+        tokens = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        llm.reset()
+        llm.eval(tokens)
+        row = llm.scores[llm.n_tokens - 1]
+        print(json.dumps({"prompt": prompt, "tokens": tokens, "logits": [float(x) for x in row]}))
+
+
+def greedy(path, system, questions, max_tokens=40):
+    llm = load(path)
+    for q in questions:
+        out = llm.create_chat_completion(
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": q}],
+            temperature=0.0, top_k=1, max_tokens=max_tokens)
+        print(json.dumps({"prompt": q, "text": out["choices"][0]["message"]["content"]}))
+
+
+def bench(path, prompt_lengths, decode_tokens, runs):
+    llm = load(path, n_ctx=4096)
+    result = {"engine": "llama.cpp (llama-cpp-python)", "threads": 2}
+    for n in prompt_lengths:
+        tokens = [(i * 7919) % 40000 + 200 for i in range(n)]
+        times = []
+        for _ in range(runs):
+            llm.reset()
+            start = time.perf_counter()
+            llm.eval(tokens)
+            times.append(time.perf_counter() - start)
+        result[f"prefill_{n}_tok_s"] = n / statistics.median(times)
+    times = []
+    for _ in range(runs):
+        llm.reset()
+        llm.eval(llm.tokenize(b"Once upon a time", add_bos=False))
+        start = time.perf_counter()
+        for _ in range(decode_tokens):
+            token = llm.sample(top_k=1)
+            llm.eval([token])
+        times.append(time.perf_counter() - start)
+    result["decode_tok_s"] = decode_tokens / statistics.median(times)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    mode, model = sys.argv[1], sys.argv[2]
+    if mode == "logits":
+        logits(model, json.load(open(sys.argv[3])))
+    elif mode == "greedy":
+        greedy(model, sys.argv[3], json.loads(sys.argv[4]))
+    elif mode == "bench":
+        bench(model, [int(x) for x in sys.argv[3].split(",")], int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        sys.exit(f"unknown mode {mode}")

@@ -1,0 +1,218 @@
+//! `toolgrad model`: inspect, run, compare and export the local burn model.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use toolgrad_core::llm::ChatMessage;
+use toolgrad_model::chat_engine::ChatOptions;
+use toolgrad_model::engine::{Engine, GenerateParams};
+use toolgrad_model::weights::{export_hf, ExportDtype};
+
+#[derive(Args)]
+pub struct ModelArg {
+    /// A `.gguf` file or an HF model directory (config.json, *.safetensors, tokenizer.json).
+    #[arg(long, value_name = "PATH")]
+    pub model: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Print the model's configuration as JSON.
+    Info(ModelArg),
+    /// Answer one user message (greedy unless --temperature), streaming the reply.
+    Chat(ChatArgs),
+    /// Next-token logits after each raw prompt (special tokens parsed), as JSON lines.
+    Logits(LogitsArgs),
+    /// Prefill and decode speed on this machine, as JSON.
+    Bench(BenchArgs),
+    /// Write the model as HF safetensors + config.json + tokenizer.json.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// The user message.
+    message: String,
+    /// System prompt (default: the chat template's own).
+    #[arg(long)]
+    system: Option<String>,
+    #[arg(long)]
+    temperature: Option<f32>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Constrain the reply to JSON of this schema (a JSON string).
+    #[arg(long, value_name = "SCHEMA")]
+    json_schema: Option<String>,
+}
+
+#[derive(Args)]
+pub struct LogitsArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// A JSON file holding a list of raw prompts.
+    #[arg(long, value_name = "FILE")]
+    prompts: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Prompt lengths (tokens) whose prefill speed is measured.
+    #[arg(long, value_delimiter = ',', default_value = "512,2000")]
+    prompt_tokens: Vec<usize>,
+    /// Tokens generated for the decode measurement.
+    #[arg(long, default_value_t = 64)]
+    decode_tokens: usize,
+    /// Runs per measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Store weights as bf16 instead of f32.
+    #[arg(long)]
+    bf16: bool,
+}
+
+fn load(arg: &ModelArg) -> Result<Engine> {
+    Engine::load(&arg.model).with_context(|| format!("loading {}", arg.model.display()))
+}
+
+pub fn run(command: ModelCommand) -> Result<ExitCode> {
+    match command {
+        ModelCommand::Info(arg) => {
+            let engine = load(&arg)?;
+            println!("{}", serde_json::to_string_pretty(&engine.config)?);
+        }
+        ModelCommand::Chat(args) => chat(args)?,
+        ModelCommand::Logits(args) => {
+            let text = std::fs::read_to_string(&args.prompts)
+                .with_context(|| format!("reading {}", args.prompts.display()))?;
+            let prompts: Vec<String> = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: expected a JSON list of strings",
+                    args.prompts.display()
+                )
+            })?;
+            let engine = load(&args.model)?;
+            let mut out = std::io::stdout().lock();
+            for prompt in &prompts {
+                let tokens = engine.tokenizer.encode(prompt)?;
+                let logits = engine.next_logits(&tokens)?;
+                let line =
+                    serde_json::json!({"prompt": prompt, "tokens": tokens, "logits": logits});
+                writeln!(out, "{line}")?;
+            }
+        }
+        ModelCommand::Bench(args) => bench(args)?,
+        ModelCommand::Export(args) => {
+            let engine = load(&args.model)?;
+            let dtype = if args.bf16 {
+                ExportDtype::Bf16
+            } else {
+                ExportDtype::F32
+            };
+            export_hf(&engine.model, &engine.config, &args.out, dtype)?;
+            engine.tokenizer.save(&args.out.join("tokenizer.json"))?;
+            eprintln!("wrote {}", args.out.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn chat(args: ChatArgs) -> Result<()> {
+    let engine = load(&args.model)?;
+    let mut messages = Vec::new();
+    if let Some(system) = args.system {
+        messages.push(ChatMessage::new("system", system));
+    }
+    messages.push(ChatMessage::new("user", args.message));
+    let format = match &args.json_schema {
+        Some(schema) => {
+            let schema: serde_json::Value =
+                serde_json::from_str(schema).context("--json-schema is not JSON")?;
+            Some(
+                serde_json::json!({"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}),
+            )
+        }
+        None => None,
+    };
+    let options = ChatOptions {
+        temperature: args.temperature,
+        seed: args.seed,
+        max_tokens: Some(args.max_tokens),
+        ..ChatOptions::default()
+    };
+    let mut out = std::io::stdout();
+    let reply = engine.chat(&messages, &[], format.as_ref(), &options, &mut |text| {
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    })?;
+    println!();
+    eprintln!(
+        "{} prompt + {} completion tokens, finish: {:?}",
+        reply.prompt_tokens, reply.completion_tokens, reply.finish
+    );
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench(args: BenchArgs) -> Result<()> {
+    let engine = load(&args.model)?;
+    let runs = args.runs.max(1);
+    let mut result = serde_json::json!({
+        "engine": "toolgrad (burn flex)",
+        "threads": rayon::current_num_threads(),
+    });
+    for &n in &args.prompt_tokens {
+        // A fixed pseudo-random token sequence, as in the llama.cpp reference script.
+        let tokens: Vec<u32> = (0..n).map(|i| ((i * 7919) % 40000 + 200) as u32).collect();
+        let times = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                engine
+                    .next_logits(&tokens)
+                    .map(|_| start.elapsed().as_secs_f64())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        result[format!("prefill_{n}_tok_s")] = (n as f64 / median(times)).into();
+    }
+    let prompt = engine.tokenizer.encode("Once upon a time")?;
+    let params = GenerateParams {
+        max_tokens: args.decode_tokens.max(2),
+        ignore_eos: true,
+        ..GenerateParams::default()
+    };
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        // Timed from the first emitted text on, so the prompt's prefill is excluded.
+        let mut first = None;
+        let generation = engine.generate(&prompt, &params, None, &mut |_| {
+            first.get_or_insert_with(Instant::now);
+        })?;
+        let first = first.context("the model produced no text")?;
+        let after_first = generation.completion_tokens.saturating_sub(1).max(1);
+        times.push(first.elapsed().as_secs_f64() / after_first as f64);
+    }
+    result["decode_tok_s"] = (1.0 / median(times)).into();
+    println!("{result}");
+    Ok(())
+}

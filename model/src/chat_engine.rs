@@ -1,0 +1,189 @@
+//! Chat on top of the engine: OpenAI-style requests (messages, tools,
+//! `response_format`) rendered through the chat template, generated with the
+//! matching constraint, and parsed back into text and tool calls. Also the
+//! [`ChatModel`] implementation that lets the generator and the BFCL runner use
+//! the local model like any endpoint.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+use toolgrad_core::llm::{
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
+};
+
+use crate::chat::parse_reply;
+use crate::constrain::json_schema::json_constraint;
+use crate::constrain::python_calls::python_calls_constraint;
+use crate::constrain::Constraint;
+use crate::engine::{Engine, FinishReason, GenerateParams};
+use crate::error::{ModelError, Result};
+use crate::sampling::SamplingParams;
+
+/// Completion tokens when a request sets no limit.
+pub const DEFAULT_MAX_TOKENS: usize = 512;
+
+/// Decoding options of one chat request.
+#[derive(Debug, Clone, Default)]
+pub struct ChatOptions {
+    /// Absent or 0: greedy.
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub max_tokens: Option<usize>,
+    pub stop: Vec<String>,
+}
+
+/// The reply to one chat request.
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    pub content: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub finish: FinishReason,
+}
+
+/// The constraint a `response_format` asks for: OpenAI's `json_schema` and
+/// `json_object`, and toolgrad's `{"type": "python_calls", "functions": [..]}`
+/// (BFCL's prompt-mode answer syntax).
+pub fn constraint_for(response_format: Option<&Value>) -> Result<Option<Box<dyn Constraint>>> {
+    let Some(format) = response_format else {
+        return Ok(None);
+    };
+    let kind = format.get("type").and_then(Value::as_str).unwrap_or("");
+    Ok(match kind {
+        "text" => None,
+        "json_object" => Some(Box::new(json_constraint(&serde_json::json!({"type": "object"}))?)),
+        "json_schema" => {
+            let schema = format
+                .pointer("/json_schema/schema")
+                .ok_or_else(|| ModelError::Constraint("response_format.json_schema.schema is missing".into()))?;
+            Some(Box::new(json_constraint(schema)?))
+        }
+        "python_calls" => {
+            let functions = format
+                .get("functions")
+                .and_then(Value::as_array)
+                .ok_or_else(|| ModelError::Constraint("response_format.functions must be a list".into()))?;
+            Some(Box::new(python_calls_constraint(functions)?))
+        }
+        other => {
+            return Err(ModelError::Constraint(format!(
+                "response_format.type `{other}` is not supported (text, json_object, json_schema, python_calls)"
+            )))
+        }
+    })
+}
+
+impl Engine {
+    /// Answers a conversation; `on_text` streams the reply text.
+    pub fn chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        response_format: Option<&Value>,
+        options: &ChatOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatReply> {
+        let constraint = constraint_for(response_format)?;
+        let prompt = self.template.render(messages, tools);
+        let ids = self.tokenizer.encode(&prompt)?;
+        let params = GenerateParams {
+            sampling: SamplingParams {
+                temperature: options.temperature.unwrap_or(0.0),
+                top_p: options.top_p.unwrap_or(1.0),
+                seed: options.seed.unwrap_or(0),
+            },
+            max_tokens: options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+            stop: options.stop.clone(),
+            ignore_eos: false,
+        };
+        let generation = self.generate(&ids, &params, constraint, on_text)?;
+        let (content, tool_calls) = if tools.is_empty() {
+            (Some(generation.text), Vec::new())
+        } else {
+            parse_reply(&generation.text)
+        };
+        Ok(ChatReply {
+            content,
+            tool_calls,
+            prompt_tokens: generation.prompt_tokens,
+            completion_tokens: generation.completion_tokens,
+            finish: generation.finish,
+        })
+    }
+}
+
+/// The engine behind the [`ChatModel`] trait; requests run one at a time on a
+/// blocking thread.
+#[derive(Clone)]
+pub struct LocalModel {
+    engine: Arc<Mutex<Engine>>,
+    name: String,
+}
+
+impl LocalModel {
+    pub fn new(engine: Engine) -> Self {
+        let name = format!("local:{}", engine.source.display());
+        Self {
+            engine: Arc::new(Mutex::new(engine)),
+            name,
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Mutex<Engine>> {
+        &self.engine
+    }
+}
+
+impl ChatModel for LocalModel {
+    fn chat(
+        &self,
+        request: &ChatRequest,
+    ) -> impl std::future::Future<Output = Result<ChatResponse, LlmError>> + Send {
+        let engine = Arc::clone(&self.engine);
+        let request = request.clone();
+        let name = self.name.clone();
+        async move {
+            let started = Instant::now();
+            let bad = |message: String| LlmError::BadReply {
+                endpoint: name.clone(),
+                attempts: 1,
+                message,
+            };
+            let reply = tokio::task::spawn_blocking(move || {
+                let engine = engine
+                    .lock()
+                    .map_err(|_| "the engine lock is poisoned".to_string())?;
+                let options = ChatOptions {
+                    temperature: request.temperature,
+                    max_tokens: request.max_tokens.map(|m| m as usize),
+                    ..ChatOptions::default()
+                };
+                engine
+                    .chat(
+                        &request.messages,
+                        &request.tools,
+                        request.response_format.as_ref(),
+                        &options,
+                        &mut |_| {},
+                    )
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| bad(e.to_string()))?
+            .map_err(bad)?;
+            Ok(ChatResponse {
+                content: reply.content,
+                tool_calls: reply.tool_calls,
+                usage: Usage {
+                    prompt_tokens: reply.prompt_tokens as u64,
+                    completion_tokens: reply.completion_tokens as u64,
+                },
+                latency: started.elapsed(),
+                attempts: 1,
+            })
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The inference engine: a loaded model with its tokenizer and chat template,
+//! batched prefill, KV-cache decoding, stop sequences, streaming and constraints.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::cache::KvCache;
+use crate::chat::ChatTemplate;
+use crate::config::LlamaConfig;
+use crate::constrain::{accepts, Constraint};
+use crate::error::{ModelError, Result};
+use crate::gguf::GgufFile;
+use crate::llama::Llama;
+use crate::sampling::{Sampler, SamplingParams};
+use crate::tokenizer::TextTokenizer;
+use crate::weights::{GgufWeights, SafetensorsWeights};
+
+/// Prompt tokens per prefill step: bounds the attention-score memory of long prompts.
+const PREFILL_CHUNK: usize = 512;
+
+/// What to generate.
+#[derive(Debug, Clone, Default)]
+pub struct GenerateParams {
+    pub sampling: SamplingParams,
+    pub max_tokens: usize,
+    /// Generation stops before the first occurrence of any of these.
+    pub stop: Vec<String>,
+    /// Keep going past end-of-turn tokens (for speed measurements).
+    pub ignore_eos: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    /// End-of-turn token, a stop sequence, or a closed constraint.
+    Stop,
+    Length,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub text: String,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub finish: FinishReason,
+}
+
+pub struct Engine {
+    pub model: Llama,
+    pub config: LlamaConfig,
+    pub tokenizer: TextTokenizer,
+    pub template: ChatTemplate,
+    pub device: Device,
+    pub source: PathBuf,
+}
+
+impl Engine {
+    /// Loads a `.gguf` file, or an HF directory (`config.json`, `*.safetensors`,
+    /// `tokenizer.json`, optional `tokenizer_config.json` with the chat template).
+    pub fn load(path: &Path) -> Result<Self> {
+        let device = Device::default();
+        if path.is_dir() {
+            return Self::load_hf_dir(path, device);
+        }
+        let file = GgufFile::open(path)?;
+        let config = LlamaConfig::from_gguf(&file)?;
+        let tokenizer = TextTokenizer::from_gguf(&file)?;
+        check_vocab(&config, &tokenizer, path)?;
+        let template = match file
+            .metadata("tokenizer.chat_template")
+            .and_then(|v| v.as_str())
+        {
+            Some(t) => ChatTemplate::from_jinja(t)?,
+            None => ChatTemplate {
+                default_system: None,
+            },
+        };
+        let model = Llama::load(
+            &config,
+            &GgufWeights {
+                file: &file,
+                config: &config,
+            },
+            &device,
+        )?;
+        Ok(Self {
+            model,
+            config,
+            tokenizer,
+            template,
+            device,
+            source: path.to_path_buf(),
+        })
+    }
+
+    fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
+        let config = LlamaConfig::from_hf_json(&dir.join("config.json"))?;
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), "<|im_end|>")?;
+        check_vocab(&config, &tokenizer, dir)?;
+        let template_path = dir.join("tokenizer_config.json");
+        let template = match std::fs::read_to_string(&template_path) {
+            Ok(text) => {
+                let json: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| ModelError::Config {
+                        path: template_path.clone(),
+                        field: "tokenizer_config.json".into(),
+                        message: e.to_string(),
+                    })?;
+                match json.get("chat_template").and_then(|v| v.as_str()) {
+                    Some(t) => ChatTemplate::from_jinja(t)?,
+                    None => ChatTemplate {
+                        default_system: None,
+                    },
+                }
+            }
+            Err(_) => ChatTemplate {
+                default_system: None,
+            },
+        };
+        let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, &device)?;
+        Ok(Self {
+            model,
+            config,
+            tokenizer,
+            template,
+            device,
+            source: dir.to_path_buf(),
+        })
+    }
+
+    fn tokens(&self, ids: &[u32]) -> Tensor<2, Int> {
+        let data: Vec<i64> = ids.iter().map(|&t| t as i64).collect();
+        Tensor::from_data(TensorData::new(data, [1, ids.len()]), &self.device)
+    }
+
+    /// Runs `ids` through the model after the cache's positions and returns the
+    /// logits of the last one.
+    fn step(&self, ids: &[u32], cache: &mut KvCache) -> Vec<f32> {
+        let mut last = None;
+        for chunk in ids.chunks(PREFILL_CHUNK) {
+            last = Some(self.model.hidden(self.tokens(chunk), Some(cache)));
+        }
+        let hidden = last.expect("step is called with at least one token");
+        let [_, seq, d] = hidden.dims();
+        let final_position = hidden.slice([0..1, seq - 1..seq, 0..d]);
+        self.model
+            .logits(final_position)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default()
+    }
+
+    /// Next-token logits after `ids` (a fresh cache; used to compare with references).
+    pub fn next_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        self.check_context(ids.len())?;
+        Ok(self.step(ids, &mut KvCache::new(self.config.num_hidden_layers)))
+    }
+
+    fn check_context(&self, prompt: usize) -> Result<()> {
+        let context = self.config.max_position_embeddings;
+        if prompt == 0 || prompt >= context {
+            return Err(ModelError::ContextOverflow { prompt, context });
+        }
+        Ok(())
+    }
+
+    /// Generates a continuation of `prompt` (token ids). `on_text` receives the
+    /// text as it is produced (whole UTF-8 characters, stop sequences held back).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        params: &GenerateParams,
+        mut constraint: Option<Box<dyn Constraint>>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        self.check_context(prompt.len())?;
+        let room = self.config.max_position_embeddings - prompt.len();
+        let max_tokens = params.max_tokens.min(room);
+        let mut cache = KvCache::new(self.config.num_hidden_layers);
+        let mut sampler = Sampler::new(params.sampling.clone());
+        let mut logits = self.step(prompt, &mut cache);
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut emitted = 0usize;
+        let mut completion = 0usize;
+        let eos = self.tokenizer.eos_id;
+        let finish = loop {
+            if completion >= max_tokens {
+                break FinishReason::Length;
+            }
+            if constraint.as_ref().is_some_and(|c| c.is_closed()) {
+                break FinishReason::Stop;
+            }
+            let token = {
+                let tokenizer = &self.tokenizer;
+                let c = constraint.as_deref();
+                sampler.pick(&logits, &mut |t| match c {
+                    None => true,
+                    Some(c) if tokenizer.is_special(t) => t == eos && c.is_complete(),
+                    Some(c) => accepts(c, tokenizer.bytes(t)),
+                })
+            };
+            let Some(token) = token else {
+                return Err(ModelError::Constraint(
+                    "no token of the vocabulary can continue the constrained output".into(),
+                ));
+            };
+            completion += 1;
+            if self.tokenizer.is_special(token) && !params.ignore_eos {
+                break FinishReason::Stop;
+            }
+            let piece = self.tokenizer.bytes(token);
+            if let Some(c) = constraint.as_mut() {
+                for &b in piece {
+                    c.advance(b);
+                }
+            }
+            bytes.extend_from_slice(piece);
+            let text = valid_prefix(&bytes);
+            if let Some(cut) = first_stop(text, &params.stop) {
+                on_text(&text[emitted..cut.max(emitted)]);
+                bytes.truncate(cut);
+                break FinishReason::Stop;
+            }
+            let safe = text.len() - held_back(text, &params.stop);
+            if safe > emitted {
+                on_text(&text[emitted..safe]);
+                emitted = safe;
+            }
+            logits = self.step(&[token], &mut cache);
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if emitted < text.len() && text.is_char_boundary(emitted) {
+            on_text(&text[emitted..]);
+        }
+        Ok(Generation {
+            text,
+            prompt_tokens: prompt.len(),
+            completion_tokens: completion,
+            finish,
+        })
+    }
+}
+
+fn check_vocab(config: &LlamaConfig, tokenizer: &TextTokenizer, path: &Path) -> Result<()> {
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(ModelError::Config {
+            path: path.to_path_buf(),
+            field: "vocab_size".into(),
+            message: format!(
+                "the tokenizer has {} tokens but the embedding only {} rows",
+                tokenizer.vocab_size(),
+                config.vocab_size
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The longest prefix of `bytes` that is valid UTF-8.
+fn valid_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+fn first_stop(text: &str, stops: &[String]) -> Option<usize> {
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()))
+        .min()
+}
+
+/// Bytes at the end of `text` that could be the start of a stop sequence.
+fn held_back(text: &str, stops: &[String]) -> usize {
+    stops
+        .iter()
+        .flat_map(|s| {
+            (1..s.len())
+                .filter(|&n| s.is_char_boundary(n))
+                .map(move |n| &s[..n])
+        })
+        .filter(|prefix| text.ends_with(prefix))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_sequences_are_found_and_held_back() {
+        let stops = vec!["</s>".to_string(), "\n\n".to_string()];
+        assert_eq!(first_stop("abc</s>d", &stops), Some(3));
+        assert_eq!(first_stop("a\n\nb</s>", &stops), Some(1));
+        assert_eq!(held_back("abc</", &stops), 2);
+        assert_eq!(held_back("abc\n", &stops), 1);
+        assert_eq!(held_back("abc", &stops), 0);
+        assert_eq!(held_back("x\u{e9}", &["\u{e9}t".to_string()]), 2);
+    }
+
+    #[test]
+    fn partial_utf8_is_not_emitted() {
+        let bytes = "é".as_bytes();
+        assert_eq!(valid_prefix(&bytes[..1]), "");
+        assert_eq!(valid_prefix(bytes), "é");
+    }
+}

@@ -1,0 +1,19 @@
+//! toolgrad's local model engine on burn: a Llama-family decoder that trains and
+//! generates with the same module, weights from GGUF or HF safetensors, the
+//! tokenizer and chat template, and KV-cache generation with constrained decoding.
+
+pub mod cache;
+pub mod chat;
+pub mod chat_engine;
+pub mod config;
+pub mod constrain;
+pub mod engine;
+pub mod error;
+pub mod gguf;
+pub mod llama;
+pub mod quant;
+pub mod sampling;
+pub mod tokenizer;
+pub mod weights;
+
+pub use error::{ModelError, Result};

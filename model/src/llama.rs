@@ -1,0 +1,334 @@
+//! The Llama-family decoder as one burn module, used unchanged for training
+//! (full sequences, autodiff) and inference (incremental steps with a KV cache).
+//!
+//! Layout follows Hugging Face: linear weights are `[out, in]`, RoPE rotates
+//! halves (`rotate_half`), and the LM head may be tied to the embedding.
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+use crate::cache::KvCache;
+use crate::config::LlamaConfig;
+use crate::error::Result;
+
+/// A source of named `f32` weights in HF naming (`model.layers.0.self_attn.q_proj.weight`).
+pub trait WeightSource {
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>>;
+}
+
+fn param<const D: usize>(data: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(data, shape), device))
+}
+
+fn load2(
+    src: &dyn WeightSource,
+    name: &str,
+    shape: [usize; 2],
+    device: &Device,
+) -> Result<Param<Tensor<2>>> {
+    Ok(param(src.tensor(name, &shape)?, shape, device))
+}
+
+fn load1(
+    src: &dyn WeightSource,
+    name: &str,
+    len: usize,
+    device: &Device,
+) -> Result<Param<Tensor<1>>> {
+    Ok(param(src.tensor(name, &[len])?, [len], device))
+}
+
+/// `x · Wᵀ` for a weight in `[out, in]` layout, over any leading dimensions.
+fn project(x: Tensor<3>, weight: &Param<Tensor<2>>) -> Tensor<3> {
+    let [batch, seq, d_in] = x.dims();
+    let w = weight.val();
+    let d_out = w.dims()[0];
+    x.reshape([batch * seq, d_in])
+        .matmul(w.transpose())
+        .reshape([batch, seq, d_out])
+}
+
+#[derive(Module, Debug)]
+pub struct RmsNorm {
+    pub weight: Param<Tensor<1>>,
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let rms = (x.clone().square().mean_dim(2) + self.eps).sqrt();
+        (x / rms) * self.weight.val().unsqueeze::<3>()
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub q_proj: Param<Tensor<2>>,
+    pub k_proj: Param<Tensor<2>>,
+    pub v_proj: Param<Tensor<2>>,
+    pub o_proj: Param<Tensor<2>>,
+    pub num_heads: usize,
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// Rotary tables for a window of positions: `[1, 1, seq, head_dim]` each.
+#[derive(Clone)]
+pub struct Rope {
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+}
+
+impl Rope {
+    pub fn new(theta: f64, head_dim: usize, start: usize, len: usize, device: &Device) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(len * head_dim);
+        let mut sin = Vec::with_capacity(len * head_dim);
+        for pos in start..start + len {
+            for _ in 0..2 {
+                for i in 0..half {
+                    let freq = theta.powf(-((2 * i) as f64) / head_dim as f64);
+                    let angle = pos as f64 * freq;
+                    cos.push(angle.cos() as f32);
+                    sin.push(angle.sin() as f32);
+                }
+            }
+        }
+        let shape = [1, 1, len, head_dim];
+        Self {
+            cos: Tensor::from_data(TensorData::new(cos, shape), device),
+            sin: Tensor::from_data(TensorData::new(sin, shape), device),
+        }
+    }
+
+    fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [b, h, s, d] = x.dims();
+        let half = d / 2;
+        let x1 = x.clone().slice([0..b, 0..h, 0..s, 0..half]);
+        let x2 = x.clone().slice([0..b, 0..h, 0..s, half..d]);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * self.cos.clone() + rotated * self.sin.clone()
+    }
+}
+
+impl Attention {
+    /// `x`: `[batch, seq, hidden]`. With a cache, keys and values of earlier
+    /// positions are reused and this step's are appended.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &Rope,
+        mask: Option<Tensor<4, Bool>>,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+    ) -> Tensor<3> {
+        let [batch, seq, _] = x.dims();
+        let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
+        let q = rope.apply(heads(project(x.clone(), &self.q_proj), h));
+        let mut k = rope.apply(heads(project(x.clone(), &self.k_proj), kv));
+        let mut v = heads(project(x, &self.v_proj), kv);
+        if let Some(slot) = cache {
+            if let Some((past_k, past_v)) = slot.take() {
+                k = Tensor::cat(vec![past_k, k], 2);
+                v = Tensor::cat(vec![past_v, v], 2);
+            }
+            *slot = Some((k.clone(), v.clone()));
+        }
+        // Grouped-query attention without copying K/V: the query heads that share
+        // a KV head are stacked along the row axis.
+        let group = h / kv;
+        let q = q.reshape([batch, kv, group * seq, hd]);
+        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
+        let scores = match mask {
+            Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
+            None => scores,
+        };
+        let out = softmax(scores, 3).matmul(v);
+        let out = out
+            .reshape([batch, h, seq, hd])
+            .swap_dims(1, 2)
+            .reshape([batch, seq, h * hd]);
+        project(out, &self.o_proj)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub gate_proj: Param<Tensor<2>>,
+    pub up_proj: Param<Tensor<2>>,
+    pub down_proj: Param<Tensor<2>>,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = silu(project(x.clone(), &self.gate_proj));
+        project(gate * project(x, &self.up_proj), &self.down_proj)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: Attention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: Mlp,
+}
+
+#[derive(Module, Debug)]
+pub struct Llama {
+    pub embed_tokens: Param<Tensor<2>>,
+    pub layers: Vec<Block>,
+    pub norm: RmsNorm,
+    /// `None` when tied to `embed_tokens`.
+    pub lm_head: Option<Param<Tensor<2>>>,
+    pub rope_theta: f64,
+}
+
+impl Llama {
+    /// Builds the model from named weights (HF names).
+    pub fn load(config: &LlamaConfig, src: &dyn WeightSource, device: &Device) -> Result<Self> {
+        let (d, ff, hd) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.head_dim(),
+        );
+        let kv_dim = config.num_key_value_heads * hd;
+        let norm = |name: &str| -> Result<RmsNorm> {
+            Ok(RmsNorm {
+                weight: load1(src, name, d, device)?,
+                eps: config.rms_norm_eps,
+            })
+        };
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for i in 0..config.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let w = |name: &str, shape: [usize; 2]| {
+                load2(src, &format!("{p}.{name}.weight"), shape, device)
+            };
+            layers.push(Block {
+                input_layernorm: norm(&format!("{p}.input_layernorm.weight"))?,
+                self_attn: Attention {
+                    q_proj: w("self_attn.q_proj", [d, d])?,
+                    k_proj: w("self_attn.k_proj", [kv_dim, d])?,
+                    v_proj: w("self_attn.v_proj", [kv_dim, d])?,
+                    o_proj: w("self_attn.o_proj", [d, d])?,
+                    num_heads: config.num_attention_heads,
+                    num_kv_heads: config.num_key_value_heads,
+                    head_dim: hd,
+                },
+                post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
+                mlp: Mlp {
+                    gate_proj: w("mlp.gate_proj", [ff, d])?,
+                    up_proj: w("mlp.up_proj", [ff, d])?,
+                    down_proj: w("mlp.down_proj", [d, ff])?,
+                },
+            });
+        }
+        let vocab = [config.vocab_size, d];
+        Ok(Self {
+            embed_tokens: load2(src, "model.embed_tokens.weight", vocab, device)?,
+            layers,
+            norm: norm("model.norm.weight")?,
+            lm_head: match config.tie_word_embeddings {
+                true => None,
+                false => Some(load2(src, "lm_head.weight", vocab, device)?),
+            },
+            rope_theta: config.rope_theta,
+        })
+    }
+
+    /// Every weight under its HF name, `[out, in]` for matrices.
+    pub fn named_weights(&self) -> Vec<(String, Tensor<2>)> {
+        let mut out = vec![(
+            "model.embed_tokens.weight".to_string(),
+            self.embed_tokens.val(),
+        )];
+        let row = |t: &Param<Tensor<1>>| t.val().unsqueeze::<2>();
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("model.layers.{i}");
+            out.push((
+                format!("{p}.input_layernorm.weight"),
+                row(&l.input_layernorm.weight),
+            ));
+            for (name, w) in [
+                ("self_attn.q_proj", &l.self_attn.q_proj),
+                ("self_attn.k_proj", &l.self_attn.k_proj),
+                ("self_attn.v_proj", &l.self_attn.v_proj),
+                ("self_attn.o_proj", &l.self_attn.o_proj),
+                ("mlp.gate_proj", &l.mlp.gate_proj),
+                ("mlp.up_proj", &l.mlp.up_proj),
+                ("mlp.down_proj", &l.mlp.down_proj),
+            ] {
+                out.push((format!("{p}.{name}.weight"), w.val()));
+            }
+            out.push((
+                format!("{p}.post_attention_layernorm.weight"),
+                row(&l.post_attention_layernorm.weight),
+            ));
+        }
+        out.push(("model.norm.weight".into(), row(&self.norm.weight)));
+        if let Some(head) = &self.lm_head {
+            out.push(("lm_head.weight".into(), head.val()));
+        }
+        out
+    }
+
+    fn head_dim(&self) -> usize {
+        self.layers[0].self_attn.head_dim
+    }
+
+    /// Final hidden states `[batch, seq, hidden]` for `tokens` `[batch, seq]`
+    /// placed after the cache's positions; the cache, if any, is extended.
+    pub fn hidden(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+        let [batch, seq] = tokens.dims();
+        let device = tokens.device();
+        let start = cache.as_ref().map_or(0, |c| c.len());
+        let d = self.embed_tokens.dims()[1];
+        let mut x = self
+            .embed_tokens
+            .val()
+            .select(0, tokens.reshape([batch * seq]))
+            .reshape([batch, seq, d]);
+        let rope = Rope::new(self.rope_theta, self.head_dim(), start, seq, &device);
+        let group = self.layers[0].self_attn.num_heads / self.layers[0].self_attn.num_kv_heads;
+        let mask = (seq > 1).then(|| causal_mask(group, seq, start, &device));
+        for (i, layer) in self.layers.iter().enumerate() {
+            let h = layer.self_attn.forward(
+                layer.input_layernorm.forward(x.clone()),
+                &rope,
+                mask.clone(),
+                cache.as_mut().map(|c| c.layer_mut(i)),
+            );
+            x = x + h;
+            x = x.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(x));
+        }
+        if let Some(cache) = cache {
+            cache.advance(seq);
+        }
+        self.norm.forward(x)
+    }
+
+    /// Logits `[batch, seq, vocab]` of hidden states.
+    pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
+        project(hidden, self.lm_head.as_ref().unwrap_or(&self.embed_tokens))
+    }
+
+    /// Full forward pass: logits for every position (training and scoring).
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.logits(self.hidden(tokens, None))
+    }
+}
+
+/// `true` where a query row may not see a key: rows are `(group, seq)` pairs
+/// whose absolute position is `start + row % seq`.
+fn causal_mask(group: usize, seq: usize, start: usize, device: &Device) -> Tensor<4, Bool> {
+    let total = start + seq;
+    let mut data = Vec::with_capacity(group * seq * total);
+    for _ in 0..group {
+        for row in 0..seq {
+            data.extend((0..total).map(|key| key > start + row));
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 1, group * seq, total]), device)
+}
