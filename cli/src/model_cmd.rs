@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use toolgrad_core::llm::ChatMessage;
 use toolgrad_model::chat_engine::ChatOptions;
 use toolgrad_model::engine::{Engine, GenerateParams};
-use toolgrad_model::weights::{export_hf, ExportDtype};
+use toolgrad_model::weights::ExportDtype;
 
 #[derive(Args)]
 pub struct ModelArg {
@@ -75,6 +75,9 @@ pub struct BenchArgs {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Decode with the f32 weights instead of the Q8 copies.
+    #[arg(long)]
+    f32: bool,
 }
 
 #[derive(Args)]
@@ -100,6 +103,7 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
         }
         ModelCommand::Chat(args) => chat(args)?,
         ModelCommand::Logits(args) => {
+            // Logits of the f32 weights: the comparison with references is exact.
             let text = std::fs::read_to_string(&args.prompts)
                 .with_context(|| format!("reading {}", args.prompts.display()))?;
             let prompts: Vec<String> = serde_json::from_str(&text).with_context(|| {
@@ -108,7 +112,8 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
                     args.prompts.display()
                 )
             })?;
-            let engine = load(&args.model)?;
+            let mut engine = load(&args.model)?;
+            engine.packed = None;
             let mut out = std::io::stdout().lock();
             for prompt in &prompts {
                 let tokens = engine.tokenizer.encode(prompt)?;
@@ -126,8 +131,7 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
             } else {
                 ExportDtype::F32
             };
-            export_hf(&engine.model, &engine.config, &args.out, dtype)?;
-            engine.tokenizer.save(&args.out.join("tokenizer.json"))?;
+            engine.export(&args.out, dtype)?;
             eprintln!("wrote {}", args.out.display());
         }
     }
@@ -176,10 +180,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
-    let engine = load(&args.model)?;
+    let mut engine = load(&args.model)?;
+    if args.f32 {
+        engine.packed = None;
+    }
     let runs = args.runs.max(1);
     let mut result = serde_json::json!({
-        "engine": "toolgrad (burn flex)",
+        "engine": if args.f32 { "toolgrad (burn flex, f32 decode)" } else { "toolgrad (burn flex, Q8 decode)" },
         "threads": rayon::current_num_threads(),
     });
     for &n in &args.prompt_tokens {

@@ -10,6 +10,9 @@ use crate::error::{ModelError, Result};
 const TOOLS_PREAMBLE: &str = "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>";
 const TOOLS_INSTRUCTIONS: &str = "</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
 
+/// Plain ChatML, as a Jinja template (no default system prompt).
+pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
 /// ChatML with the model's own default system prompt.
 #[derive(Debug, Clone)]
 pub struct ChatTemplate {
@@ -30,6 +33,17 @@ impl ChatTemplate {
             rest.find("<|im_end|>").map(|end| rest[..end].to_owned())
         });
         Ok(Self { default_system })
+    }
+
+    /// The Jinja form of this template, for `tokenizer_config.json`.
+    pub fn to_jinja(&self) -> String {
+        match &self.default_system {
+            None => CHATML_TEMPLATE.to_owned(),
+            Some(system) => format!(
+                "{{% if messages[0]['role'] != 'system' %}}{{{{ '<|im_start|>system\\n{}<|im_end|>\\n' }}}}{{% endif %}}{CHATML_TEMPLATE}",
+                system.replace('\\', "\\\\").replace('\'', "\\'")
+            ),
+        }
     }
 
     /// Renders the conversation and opens the assistant's turn.
@@ -184,6 +198,15 @@ mod tests {
         ));
         assert!(text.contains("<|im_start|>assistant\n<tool_call>\n{\"name\":\"add\",\"arguments\":{\"a\":1}}\n</tool_call><|im_end|>"));
         assert!(text.contains("<|im_start|>user\n<tool_response>\n2\n</tool_response><|im_end|>"));
+    }
+
+    #[test]
+    fn jinja_form_round_trips() {
+        let t = ChatTemplate::from_jinja(SMOL).unwrap();
+        let again = ChatTemplate::from_jinja(&t.to_jinja()).unwrap();
+        assert_eq!(again.default_system, t.default_system);
+        let plain = ChatTemplate::from_jinja(CHATML_TEMPLATE).unwrap();
+        assert_eq!(plain.default_system, None);
     }
 
     #[test]

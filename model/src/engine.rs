@@ -12,9 +12,10 @@ use crate::constrain::{accepts, Constraint};
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::llama::Llama;
+use crate::packed::{self, Packed};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::tokenizer::TextTokenizer;
-use crate::weights::{GgufWeights, SafetensorsWeights};
+use crate::weights::{export_hf, ExportDtype, GgufWeights, SafetensorsWeights};
 
 /// Prompt tokens per prefill step: bounds the attention-score memory of long prompts.
 const PREFILL_CHUNK: usize = 512;
@@ -52,6 +53,8 @@ pub struct Engine {
     pub template: ChatTemplate,
     pub device: Device,
     pub source: PathBuf,
+    /// Q8 copies of the weights for single-token steps; `None` decodes in f32.
+    pub packed: Option<Packed>,
 }
 
 impl Engine {
@@ -83,7 +86,10 @@ impl Engine {
             },
             &device,
         )?;
+        // Close the file (and its memory map) before packing, to lower the peak memory.
+        drop(file);
         Ok(Self {
+            packed: Packed::from_model(&model),
             model,
             config,
             tokenizer,
@@ -95,30 +101,32 @@ impl Engine {
 
     fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
         let config = LlamaConfig::from_hf_json(&dir.join("config.json"))?;
-        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), "<|im_end|>")?;
+        // tokenizer_config.json is optional: it names the end-of-turn token and
+        // holds the chat template.
+        let settings_path = dir.join("tokenizer_config.json");
+        let settings: serde_json::Value = match std::fs::read_to_string(&settings_path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| ModelError::Config {
+                path: settings_path.clone(),
+                field: "tokenizer_config.json".into(),
+                message: e.to_string(),
+            })?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let eos = match &settings["eos_token"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other["content"].as_str().unwrap_or("<|im_end|>").to_owned(),
+        };
+        let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), &eos)?;
         check_vocab(&config, &tokenizer, dir)?;
-        let template_path = dir.join("tokenizer_config.json");
-        let template = match std::fs::read_to_string(&template_path) {
-            Ok(text) => {
-                let json: serde_json::Value =
-                    serde_json::from_str(&text).map_err(|e| ModelError::Config {
-                        path: template_path.clone(),
-                        field: "tokenizer_config.json".into(),
-                        message: e.to_string(),
-                    })?;
-                match json.get("chat_template").and_then(|v| v.as_str()) {
-                    Some(t) => ChatTemplate::from_jinja(t)?,
-                    None => ChatTemplate {
-                        default_system: None,
-                    },
-                }
-            }
-            Err(_) => ChatTemplate {
+        let template = match settings["chat_template"].as_str() {
+            Some(t) => ChatTemplate::from_jinja(t)?,
+            None => ChatTemplate {
                 default_system: None,
             },
         };
         let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, &device)?;
         Ok(Self {
+            packed: Packed::from_model(&model),
             model,
             config,
             tokenizer,
@@ -126,6 +134,22 @@ impl Engine {
             device,
             source: dir.to_path_buf(),
         })
+    }
+
+    /// Writes the model as an HF directory: `model.safetensors`, `config.json`,
+    /// `tokenizer.json` and `tokenizer_config.json` (with the chat template).
+    pub fn export(&self, dir: &Path, dtype: ExportDtype) -> Result<()> {
+        export_hf(&self.model, &self.config, dir, dtype)?;
+        self.tokenizer.save(&dir.join("tokenizer.json"))?;
+        let eos = String::from_utf8_lossy(self.tokenizer.bytes(self.tokenizer.eos_id)).into_owned();
+        let config = serde_json::json!({
+            "chat_template": self.template.to_jinja(),
+            "eos_token": eos,
+            "tokenizer_class": "PreTrainedTokenizerFast",
+        });
+        let path = dir.join("tokenizer_config.json");
+        let text = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        toolgrad_core::fsutil::write_atomic(&path, &text).map_err(|e| ModelError::io(path, e))
     }
 
     fn tokens(&self, ids: &[u32]) -> Tensor<2, Int> {
@@ -138,19 +162,27 @@ impl Engine {
     fn step(&self, ids: &[u32], cache: &mut KvCache) -> Vec<f32> {
         let mut last = None;
         for chunk in ids.chunks(PREFILL_CHUNK) {
-            last = Some(self.model.hidden(self.tokens(chunk), Some(cache)));
+            last = Some(
+                self.model
+                    .hidden(self.tokens(chunk), Some(cache), self.packed.as_ref()),
+            );
         }
         let hidden = last.expect("step is called with at least one token");
         let [_, seq, d] = hidden.dims();
         let final_position = hidden.slice([0..1, seq - 1..seq, 0..d]);
-        self.model
-            .logits(final_position)
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_default()
+        match &self.packed {
+            Some(p) => p.head.matvec(&packed::row(final_position)),
+            None => self
+                .model
+                .logits(final_position)
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap_or_default(),
+        }
     }
 
-    /// Next-token logits after `ids` (a fresh cache; used to compare with references).
+    /// Next-token logits after `ids` (a fresh cache; used to compare with
+    /// references). The LM head runs on the packed weights when there are any.
     pub fn next_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
         self.check_context(ids.len())?;
         Ok(self.step(ids, &mut KvCache::new(self.config.num_hidden_layers)))

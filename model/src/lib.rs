@@ -11,8 +11,11 @@ pub mod engine;
 pub mod error;
 pub mod gguf;
 pub mod llama;
+pub mod packed;
+pub mod qmatvec;
 pub mod quant;
 pub mod sampling;
+pub mod synthetic;
 pub mod tokenizer;
 pub mod weights;
 

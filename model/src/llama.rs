@@ -11,6 +11,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use crate::cache::KvCache;
 use crate::config::LlamaConfig;
 use crate::error::Result;
+use crate::packed::{row, tensor, Packed, PackedLayer};
 
 /// A source of named `f32` weights in HF naming (`model.layers.0.self_attn.q_proj.weight`).
 pub trait WeightSource {
@@ -121,13 +122,29 @@ impl Attention {
         rope: &Rope,
         mask: Option<Tensor<4, Bool>>,
         cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+        packed: Option<&PackedLayer>,
     ) -> Tensor<3> {
         let [batch, seq, _] = x.dims();
+        let x_device = x.device();
         let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
-        let q = rope.apply(heads(project(x.clone(), &self.q_proj), h));
-        let mut k = rope.apply(heads(project(x.clone(), &self.k_proj), kv));
-        let mut v = heads(project(x, &self.v_proj), kv);
+        let (q, k, v) = match packed {
+            Some(p) => {
+                let device = x.device();
+                let qkv = p.qkv.matvec(&row(x));
+                let (q, kv_part) = qkv.split_at(h * hd);
+                let (k, v) = kv_part.split_at(kv * hd);
+                (tensor(q, &device), tensor(k, &device), tensor(v, &device))
+            }
+            None => (
+                project(x.clone(), &self.q_proj),
+                project(x.clone(), &self.k_proj),
+                project(x, &self.v_proj),
+            ),
+        };
+        let q = rope.apply(heads(q, h));
+        let mut k = rope.apply(heads(k, kv));
+        let mut v = heads(v, kv);
         if let Some(slot) = cache {
             if let Some((past_k, past_v)) = slot.take() {
                 k = Tensor::cat(vec![past_k, k], 2);
@@ -149,7 +166,10 @@ impl Attention {
             .reshape([batch, h, seq, hd])
             .swap_dims(1, 2)
             .reshape([batch, seq, h * hd]);
-        project(out, &self.o_proj)
+        match packed {
+            Some(p) => tensor(&p.o.matvec(&row(out)), &x_device),
+            None => project(out, &self.o_proj),
+        }
     }
 }
 
@@ -161,9 +181,20 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(project(x.clone(), &self.gate_proj));
-        project(gate * project(x, &self.up_proj), &self.down_proj)
+    pub fn forward(&self, x: Tensor<3>, packed: Option<&PackedLayer>) -> Tensor<3> {
+        match packed {
+            Some(p) => {
+                let device = x.device();
+                let gate_up = p.gate_up.matvec(&row(x));
+                let (gate, up) = gate_up.split_at(gate_up.len() / 2);
+                let hidden = silu(tensor(gate, &device)) * tensor(up, &device);
+                tensor(&p.down.matvec(&row(hidden)), &device)
+            }
+            None => {
+                let gate = silu(project(x.clone(), &self.gate_proj));
+                project(gate * project(x, &self.up_proj), &self.down_proj)
+            }
+        }
     }
 }
 
@@ -280,8 +311,15 @@ impl Llama {
 
     /// Final hidden states `[batch, seq, hidden]` for `tokens` `[batch, seq]`
     /// placed after the cache's positions; the cache, if any, is extended.
-    pub fn hidden(&self, tokens: Tensor<2, Int>, mut cache: Option<&mut KvCache>) -> Tensor<3> {
+    /// With `packed` weights, a single-token step uses the Q8 kernel.
+    pub fn hidden(
+        &self,
+        tokens: Tensor<2, Int>,
+        mut cache: Option<&mut KvCache>,
+        packed: Option<&Packed>,
+    ) -> Tensor<3> {
         let [batch, seq] = tokens.dims();
+        let packed = packed.filter(|_| batch * seq == 1);
         let device = tokens.device();
         let start = cache.as_ref().map_or(0, |c| c.len());
         let d = self.embed_tokens.dims()[1];
@@ -294,14 +332,19 @@ impl Llama {
         let group = self.layers[0].self_attn.num_heads / self.layers[0].self_attn.num_kv_heads;
         let mask = (seq > 1).then(|| causal_mask(group, seq, start, &device));
         for (i, layer) in self.layers.iter().enumerate() {
+            let packed_layer = packed.map(|p| &p.layers[i]);
             let h = layer.self_attn.forward(
                 layer.input_layernorm.forward(x.clone()),
                 &rope,
                 mask.clone(),
                 cache.as_mut().map(|c| c.layer_mut(i)),
+                packed_layer,
             );
             x = x + h;
-            x = x.clone() + layer.mlp.forward(layer.post_attention_layernorm.forward(x));
+            x = x.clone()
+                + layer
+                    .mlp
+                    .forward(layer.post_attention_layernorm.forward(x), packed_layer);
         }
         if let Some(cache) = cache {
             cache.advance(seq);
@@ -316,7 +359,7 @@ impl Llama {
 
     /// Full forward pass: logits for every position (training and scoring).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        self.logits(self.hidden(tokens, None))
+        self.logits(self.hidden(tokens, None, None))
     }
 }
 

@@ -24,21 +24,28 @@ pub struct TextTokenizer {
     pub eos_id: u32,
 }
 
-/// GPT-2's reversible byte ↔ printable-char table, char → byte direction.
-fn byte_level_decoder() -> std::collections::HashMap<char, u8> {
-    let mut map = std::collections::HashMap::new();
+/// GPT-2's reversible byte → printable-char table (index: the byte).
+pub fn byte_level_chars() -> Vec<char> {
     let mut extra = 0u32;
-    for b in 0..=255u8 {
-        let printable = (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || b >= 0xAE;
-        let ch = if printable {
-            char::from(b)
-        } else {
-            extra += 1;
-            char::from_u32(255 + extra).unwrap_or('\u{FFFD}')
-        };
-        map.insert(ch, b);
-    }
-    map
+    (0..=255u8)
+        .map(|b| {
+            let printable = (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || b >= 0xAE;
+            if printable {
+                char::from(b)
+            } else {
+                extra += 1;
+                char::from_u32(255 + extra).unwrap_or('\u{FFFD}')
+            }
+        })
+        .collect()
+}
+
+fn byte_level_decoder() -> std::collections::HashMap<char, u8> {
+    byte_level_chars()
+        .into_iter()
+        .enumerate()
+        .map(|(b, c)| (c, b as u8))
+        .collect()
 }
 
 fn tok_err(e: impl std::fmt::Display) -> ModelError {
@@ -81,7 +88,12 @@ impl TextTokenizer {
         let bpe = BPE::builder()
             .vocab_and_merges(vocab, merges)
             .build()
-            .map_err(tok_err)?;
+            .map_err(|e| {
+                tok_err(format!(
+                    "{}: tokenizer.ggml.merges: {e}",
+                    file.path().display()
+                ))
+            })?;
         let mut inner = Tokenizer::new(bpe);
         let byte_level = ByteLevel::new(false, true, true);
         match file.metadata("tokenizer.ggml.pre").and_then(|v| v.as_str()) {

@@ -187,7 +187,7 @@ enum Step {
 }
 
 /// The recogniser state: a shared grammar and a stack of frames.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Machine {
     grammar: Arc<Grammar>,
     stack: Vec<Frame>,

@@ -1,0 +1,380 @@
+//! The engine end to end on a tiny random model that each test writes itself:
+//! GGUF reading in every supported type, incremental decoding against the full
+//! forward pass, the Q8 decode path, HF export and reload, generation options,
+//! constrained output, and the errors bad files produce.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Int, Tensor, TensorData};
+use toolgrad_core::llm::ChatMessage;
+use toolgrad_eval::decode::Decoded;
+use toolgrad_model::chat_engine::ChatOptions;
+use toolgrad_model::engine::{Engine, FinishReason, GenerateParams};
+use toolgrad_model::quant::GgmlType;
+use toolgrad_model::sampling::SamplingParams;
+use toolgrad_model::synthetic::{write_synthetic_gguf, SyntheticSpec};
+use toolgrad_model::weights::ExportDtype;
+
+fn write(dir: &Path, name: &str, spec: SyntheticSpec) -> PathBuf {
+    let path = dir.join(name);
+    write_synthetic_gguf(&path, &spec).unwrap();
+    path
+}
+
+fn tiny(dir: &Path) -> Engine {
+    Engine::load(&write(dir, "tiny.gguf", SyntheticSpec::default())).unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn full_forward(engine: &Engine, ids: &[u32]) -> Vec<Vec<f32>> {
+    let data: Vec<i64> = ids.iter().map(|&t| t as i64).collect();
+    let tokens: Tensor<2, Int> =
+        Tensor::from_data(TensorData::new(data, [1, ids.len()]), &engine.device);
+    let logits = engine
+        .model
+        .forward(tokens)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    logits
+        .chunks(engine.config.vocab_size)
+        .map(<[f32]>::to_vec)
+        .collect()
+}
+
+#[test]
+fn every_weight_type_loads_and_agrees_with_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = Engine::load(&write(
+        dir.path(),
+        "f32.gguf",
+        SyntheticSpec {
+            kind: GgmlType::F32,
+            ..Default::default()
+        },
+    ))
+    .unwrap();
+    let ids = reference.tokenizer.encode("the theater").unwrap();
+    let expected = reference.next_logits(&ids).unwrap();
+    for (kind, tolerance) in [
+        (GgmlType::F16, 0.05),
+        (GgmlType::Q8_0, 0.3),
+        (GgmlType::Q4_1, 2.0),
+        (GgmlType::Q4_0, 2.0),
+    ] {
+        let path = write(
+            dir.path(),
+            &format!("{kind:?}.gguf"),
+            SyntheticSpec {
+                kind,
+                ..Default::default()
+            },
+        );
+        let mut engine = Engine::load(&path).unwrap();
+        engine.packed = None;
+        let diff = max_diff(&engine.next_logits(&ids).unwrap(), &expected);
+        assert!(diff < tolerance, "{kind:?}: max |diff| {diff}");
+    }
+}
+
+#[test]
+fn incremental_decoding_matches_the_full_forward_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = tiny(dir.path());
+    engine.packed = None;
+    let ids = engine
+        .tokenizer
+        .encode("<|im_start|>user\nthe answer is 42<|im_end|>")
+        .unwrap();
+    let full = full_forward(&engine, &ids);
+    // Every prefix, run from a fresh cache, ends with the full pass's logits at that position.
+    for n in [1, 2, ids.len() / 2, ids.len()] {
+        let step = engine.next_logits(&ids[..n]).unwrap();
+        assert!(max_diff(&step, &full[n - 1]) < 1e-3, "prefix {n}");
+    }
+    // A greedy generation equals argmax over full passes of the growing sequence.
+    let params = GenerateParams {
+        max_tokens: 6,
+        ignore_eos: true,
+        ..Default::default()
+    };
+    let generation = engine.generate(&ids, &params, None, &mut |_| {}).unwrap();
+    let mut seq = ids.clone();
+    for _ in 0..6 {
+        let last = full_forward(&engine, &seq).pop().unwrap();
+        let best = (0..last.len())
+            .max_by(|&a, &b| last[a].total_cmp(&last[b]))
+            .unwrap();
+        seq.push(best as u32);
+    }
+    assert_eq!(engine.tokenizer.decode(&seq[ids.len()..]), generation.text);
+}
+
+#[test]
+fn q8_decoding_stays_close_to_f32() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = tiny(dir.path());
+    assert!(engine.packed.is_some(), "64-wide weights are packed");
+    let ids = engine.tokenizer.encode("in the").unwrap();
+    let packed = engine.next_logits(&ids[..1]).unwrap();
+    engine.packed = None;
+    let exact = engine.next_logits(&ids[..1]).unwrap();
+    assert!(
+        max_diff(&packed, &exact) < 0.15,
+        "{}",
+        max_diff(&packed, &exact)
+    );
+}
+
+#[test]
+fn hf_export_reloads_to_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut engine = tiny(dir.path());
+    engine.packed = None;
+    let out = dir.path().join("hf");
+    engine.export(&out, ExportDtype::F32).unwrap();
+    for file in [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let mut reloaded = Engine::load(&out).unwrap();
+    reloaded.packed = None;
+    assert_eq!(reloaded.config, engine.config);
+    let ids = engine
+        .tokenizer
+        .encode("<|im_start|>the rain in spain")
+        .unwrap();
+    assert_eq!(
+        reloaded
+            .tokenizer
+            .encode("<|im_start|>the rain in spain")
+            .unwrap(),
+        ids
+    );
+    assert_eq!(reloaded.tokenizer.eos_id, engine.tokenizer.eos_id);
+    assert_eq!(
+        reloaded.next_logits(&ids).unwrap(),
+        engine.next_logits(&ids).unwrap()
+    );
+    // bf16 export loads too, within bf16 rounding.
+    let bf = dir.path().join("bf16");
+    engine.export(&bf, ExportDtype::Bf16).unwrap();
+    let mut half = Engine::load(&bf).unwrap();
+    half.packed = None;
+    assert!(
+        max_diff(
+            &half.next_logits(&ids).unwrap(),
+            &engine.next_logits(&ids).unwrap()
+        ) < 0.5
+    );
+}
+
+#[test]
+fn tokenizer_round_trips_text_and_specials() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny(dir.path());
+    let text = "<|im_start|>user\nthe 2 ünïcode \"keys\": 12<|im_end|>";
+    let ids = engine.tokenizer.encode(text).unwrap();
+    assert_eq!(ids[0], engine.tokenizer.token_id("<|im_start|>").unwrap());
+    assert!(engine.tokenizer.is_special(ids[0]));
+    assert_eq!(engine.tokenizer.decode(&ids), text);
+    // Digits are split one by one (the smollm pre-tokenizer).
+    let digits = engine.tokenizer.encode("12").unwrap();
+    assert_eq!(digits.len(), 2);
+}
+
+#[test]
+fn sampling_is_seeded_and_stop_sequences_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny(dir.path());
+    let ids = engine.tokenizer.encode("the").unwrap();
+    let sampled = |seed| {
+        let params = GenerateParams {
+            sampling: SamplingParams {
+                temperature: 1.0,
+                top_p: 0.95,
+                seed,
+            },
+            max_tokens: 12,
+            ignore_eos: true,
+            ..Default::default()
+        };
+        engine
+            .generate(&ids, &params, None, &mut |_| {})
+            .unwrap()
+            .text
+    };
+    assert_eq!(sampled(3), sampled(3));
+    assert_ne!(sampled(3), sampled(4));
+    // Stop at a piece of the unconstrained greedy text: the text ends right before it.
+    let free = GenerateParams {
+        max_tokens: 12,
+        ignore_eos: true,
+        ..Default::default()
+    };
+    let text = engine
+        .generate(&ids, &free, None, &mut |_| {})
+        .unwrap()
+        .text;
+    let stop: String = text.chars().skip(3).take(2).collect();
+    let params = GenerateParams {
+        stop: vec![stop.clone()],
+        ..free.clone()
+    };
+    let mut streamed = String::new();
+    let cut = engine
+        .generate(&ids, &params, None, &mut |t| streamed.push_str(t))
+        .unwrap();
+    assert_eq!(cut.finish, FinishReason::Stop);
+    assert_eq!(cut.text, text[..text.find(&stop).unwrap()]);
+    assert_eq!(streamed, cut.text);
+}
+
+#[test]
+fn json_schema_output_always_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny(dir.path());
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "unit": {"enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer"},
+            "exact": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 3},
+            "note": {"type": ["null", "boolean"]}
+        },
+        "required": ["unit", "days", "exact"]
+    });
+    let format =
+        serde_json::json!({"type": "json_schema", "json_schema": {"name": "t", "schema": schema}});
+    for seed in 0..4 {
+        let options = ChatOptions {
+            temperature: Some(1.0),
+            seed: Some(seed),
+            max_tokens: Some(200),
+            ..Default::default()
+        };
+        let reply = engine
+            .chat(
+                &[ChatMessage::new("user", "weather?")],
+                &[],
+                Some(&format),
+                &options,
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(
+            reply.finish,
+            FinishReason::Stop,
+            "seed {seed}: {:?}",
+            reply.content
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(reply.content.as_deref().unwrap()).unwrap();
+        assert!(["celsius", "fahrenheit"].contains(&value["unit"].as_str().unwrap()));
+        assert!(value["days"].is_number() && !value["days"].to_string().contains(['.', 'e']));
+        assert!(value["exact"].is_boolean());
+    }
+}
+
+#[test]
+fn python_call_lists_decode_with_the_bfcl_decoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny(dir.path());
+    let functions = vec![
+        serde_json::json!({"name": "set_unit", "parameters": {"type": "dict",
+        "properties": {"unit": {"type": "string", "enum": ["C", "F"]}, "exact": {"type": "boolean"}},
+        "required": ["unit"]}}),
+    ];
+    let format = serde_json::json!({"type": "python_calls", "functions": functions});
+    let mut closed = 0;
+    for seed in 0..6 {
+        let options = ChatOptions {
+            temperature: Some(0.8),
+            seed: Some(seed),
+            max_tokens: Some(120),
+            ..Default::default()
+        };
+        let reply = engine
+            .chat(
+                &[ChatMessage::new("user", "unit?")],
+                &[],
+                Some(&format),
+                &options,
+                &mut |_| {},
+            )
+            .unwrap();
+        if reply.finish != FinishReason::Stop {
+            continue; // a list may still be growing when the budget ends
+        }
+        closed += 1;
+        let text = reply.content.unwrap();
+        let decoded = toolgrad_eval::decode::python::decode_prompt_reply(&text)
+            .unwrap_or_else(|e| panic!("seed {seed}: {text:?} does not decode: {e}"));
+        let Decoded::Calls(calls) = decoded else {
+            panic!("{text:?}")
+        };
+        for call in calls {
+            assert_eq!(call.name, "set_unit", "{text}");
+            assert!(call.arg("unit").is_some(), "{text}");
+        }
+    }
+    assert!(closed > 0, "no list closed within the budget");
+}
+
+#[test]
+fn bad_files_give_errors_that_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.gguf", SyntheticSpec::default());
+    let bytes = std::fs::read(&good).unwrap();
+    let err = |path: &Path| {
+        Engine::load(path)
+            .err()
+            .expect("load must fail")
+            .to_string()
+    };
+
+    let truncated = dir.path().join("truncated.gguf");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 1000]).unwrap();
+    let message = err(&truncated);
+    assert!(
+        message.contains("truncated.gguf") && message.contains("past the end"),
+        "{message}"
+    );
+
+    let header_cut = dir.path().join("header.gguf");
+    std::fs::write(&header_cut, &bytes[..200]).unwrap();
+    assert!(err(&header_cut).contains("not a usable GGUF file"));
+
+    let not_gguf = dir.path().join("model.gguf.txt");
+    std::fs::write(&not_gguf, b"hello world").unwrap();
+    assert!(err(&not_gguf).contains("bad magic"));
+
+    let mut arch = bytes.clone();
+    let at = arch.windows(5).position(|w| w == b"llama").unwrap();
+    arch[at..at + 5].copy_from_slice(b"gemmx");
+    let arch_path = dir.path().join("arch.gguf");
+    std::fs::write(&arch_path, &arch).unwrap();
+    assert!(err(&arch_path).contains("unsupported architecture `gemmx`"));
+
+    assert!(err(&dir.path().join("missing.gguf")).contains("missing.gguf"));
+
+    let engine = Engine::load(&good).unwrap();
+    let long = vec![65u32; engine.config.max_position_embeddings];
+    let message = engine.next_logits(&long).unwrap_err().to_string();
+    assert!(
+        message.contains("256 tokens") && message.contains("context holds 256"),
+        "{message}"
+    );
+}
