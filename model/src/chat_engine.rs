@@ -146,7 +146,6 @@ impl ChatModel for LocalModel {
         let request = request.clone();
         let name = self.name.clone();
         async move {
-            let started = Instant::now();
             let bad = |message: String| LlmError::BadReply {
                 endpoint: name.clone(),
                 attempts: 1,
@@ -156,6 +155,8 @@ impl ChatModel for LocalModel {
                 let engine = engine
                     .lock()
                     .map_err(|_| "the engine lock is poisoned".to_string())?;
+                // Latency is the generation's own time, not the wait for the lock.
+                let started = Instant::now();
                 let options = ChatOptions {
                     temperature: request.temperature,
                     max_tokens: request.max_tokens.map(|m| m as usize),
@@ -169,11 +170,13 @@ impl ChatModel for LocalModel {
                         &options,
                         &mut |_| {},
                     )
+                    .map(|reply| (reply, started.elapsed()))
                     .map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| bad(e.to_string()))?
             .map_err(bad)?;
+            let (reply, latency) = reply;
             Ok(ChatResponse {
                 content: reply.content,
                 tool_calls: reply.tool_calls,
@@ -181,7 +184,7 @@ impl ChatModel for LocalModel {
                     prompt_tokens: reply.prompt_tokens as u64,
                     completion_tokens: reply.completion_tokens as u64,
                 },
-                latency: started.elapsed(),
+                latency,
                 attempts: 1,
             })
         }

@@ -149,6 +149,7 @@ impl EndpointConfig {
             max_tokens: self.max_tokens,
             underscore_to_dot: self.mode == Mode::Fc,
             limit: None,
+            constrain_calls: false,
         }
     }
 }

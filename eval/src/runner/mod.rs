@@ -46,6 +46,10 @@ pub struct RunSettings {
     pub underscore_to_dot: bool,
     /// Only the first N entries of each category (a smoke run).
     pub limit: Option<usize>,
+    /// Prompt mode: ask for constrained decoding of BFCL's call-list syntax over
+    /// the entry's functions (`response_format` `python_calls`, which toolgrad's
+    /// local engine and `toolgrad serve` honour).
+    pub constrain_calls: bool,
 }
 
 impl RunSettings {
@@ -79,10 +83,12 @@ pub fn build_request(entry: &Entry, category: Category, settings: &RunSettings) 
         Mode::Prompt => (prompt::prompt_messages(entry, category), Vec::new()),
         Mode::Fc => (prompt::first_turn(entry), prompt::fc_tools(entry, category)),
     };
+    let response_format = (settings.constrain_calls && settings.mode == Mode::Prompt)
+        .then(|| serde_json::json!({"type": "python_calls", "functions": entry.functions_json}));
     ChatRequest {
         messages,
         tools,
-        response_format: None,
+        response_format,
         temperature: settings.temperature,
         max_tokens: settings.max_tokens,
     }
