@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The offline quickstart. Today it sets up the assets, builds toolgrad, and runs
 # the BFCL scorer end to end on the two reference answer sets (the ground truth
-# rendered as calls, and "[]"), which bound every model's score. Generation and
-# training join this script as those stages land.
+# rendered as calls, and "[]"), which bound every model's score, then runs the
+# local model (SmolLM2-135M-Instruct on the burn engine) on a BFCL smoke subset,
+# free and with constrained decoding. Generation and training join this script as
+# those stages land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,4 +15,11 @@ for answers in ground-truth empty; do
   "$toolgrad" eval reference --answers "$answers" --out "$out/$answers/result"
   echo "== BFCL v4 single-turn, reference answers: $answers"
   "$toolgrad" eval score --results "$out/$answers/result" --out "$out/$answers/score"
+done
+for mode in free constrained; do
+  flag=()
+  [ "$mode" = constrained ] && flag=(--constrain)
+  echo "== BFCL v4 smoke run (first 20 entries per category): local SmolLM2-135M, $mode decoding"
+  "$toolgrad" eval bfcl --model local "${flag[@]}" --categories simple_python,multiple,irrelevance \
+    --limit 20 --out "$out/smollm2-$mode"
 done

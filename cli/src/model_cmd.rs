@@ -220,6 +220,17 @@ fn bench(args: BenchArgs) -> Result<()> {
         times.push(first.elapsed().as_secs_f64() / after_first as f64);
     }
     result["decode_tok_s"] = (1.0 / median(times)).into();
+    if let Some(peak) = peak_rss_mib() {
+        result["peak_rss_mib"] = peak.into();
+    }
     println!("{result}");
     Ok(())
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

@@ -86,7 +86,9 @@ impl LlamaConfig {
                 return fail(field, "must be positive".into());
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 || self.head_dim() % 2 != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads)
+            || !self.head_dim().is_multiple_of(2)
+        {
             return fail(
                 "num_attention_heads",
                 format!(
@@ -95,7 +97,10 @@ impl LlamaConfig {
                 ),
             );
         }
-        if self.num_attention_heads % self.num_key_value_heads != 0 {
+        if !self
+            .num_attention_heads
+            .is_multiple_of(self.num_key_value_heads)
+        {
             return fail(
                 "num_key_value_heads",
                 format!(

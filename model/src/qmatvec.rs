@@ -38,7 +38,7 @@ fn quantize_into(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
 impl Q8Matrix {
     /// `None` when `cols` is not a multiple of the block size.
     pub fn from_f32(w: &[f32], rows: usize, cols: usize) -> Option<Self> {
-        if cols % BLOCK != 0 || w.len() != rows * cols {
+        if !cols.is_multiple_of(BLOCK) || w.len() != rows * cols {
             return None;
         }
         let mut quants = vec![0i8; rows * cols];

@@ -84,7 +84,7 @@ impl GgmlType {
     /// Bytes holding `n` values, or `None` when `n` is not a whole number of blocks.
     pub fn byte_len(self, n: usize) -> Option<usize> {
         let (values, bytes) = self.block();
-        (n % values == 0).then(|| n / values * bytes)
+        n.is_multiple_of(values).then(|| n / values * bytes)
     }
 }
 

@@ -370,7 +370,35 @@ fn bad_files_give_errors_that_name_the_problem() {
 
     assert!(err(&dir.path().join("missing.gguf")).contains("missing.gguf"));
 
+    // The tensor directory entry: name, n_dims (u32), dims (u64 each), type (u32).
+    let mut quant = bytes.clone();
+    let name = b"blk.0.attn_q.weight";
+    let at = quant.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    let type_at = at + 4 + 2 * 8;
+    quant[type_at..type_at + 4].copy_from_slice(&13u32.to_le_bytes());
+    let quant_path = dir.path().join("quant.gguf");
+    std::fs::write(&quant_path, &quant).unwrap();
+    let message = err(&quant_path);
+    assert!(
+        message.contains("blk.0.attn_q.weight") && message.contains("Q5_K"),
+        "{message}"
+    );
+
+    // An HF directory whose config claims fewer embedding rows than the tokenizer has.
     let engine = Engine::load(&good).unwrap();
+    let hf = dir.path().join("hf");
+    engine.export(&hf, ExportDtype::F32).unwrap();
+    let config_path = hf.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["vocab_size"] = serde_json::json!(100);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let message = err(&hf);
+    assert!(
+        message.contains("vocab_size") && message.contains("embedding only 100 rows"),
+        "{message}"
+    );
+
     let long = vec![65u32; engine.config.max_position_embeddings];
     let message = engine.next_logits(&long).unwrap_err().to_string();
     assert!(
