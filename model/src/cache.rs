@@ -32,17 +32,4 @@ impl KvCache {
     pub(crate) fn advance(&mut self, positions: usize) {
         self.len += positions;
     }
-
-    /// Drops every position after the first `len` (to reuse a shared prompt prefix).
-    pub fn truncate(&mut self, len: usize) {
-        if len >= self.len {
-            return;
-        }
-        for slot in &mut self.layers {
-            if let Some((k, v)) = slot.take() {
-                *slot = (len > 0).then(|| (k.narrow(2, 0, len), v.narrow(2, 0, len)));
-            }
-        }
-        self.len = len;
-    }
 }

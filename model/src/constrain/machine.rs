@@ -191,8 +191,11 @@ enum Step {
 pub struct Machine {
     grammar: Arc<Grammar>,
     stack: Vec<Frame>,
-    /// Whitespace bytes in a row; at most one is allowed between tokens.
+    /// Whitespace bytes in a row: one space is allowed, after `,` or `:` only
+    /// (the canonical spacing of JSON and Python reprs).
     spaces: u8,
+    /// The last byte accepted.
+    previous: u8,
 }
 
 fn is_space(b: u8) -> bool {
@@ -206,6 +209,7 @@ impl Machine {
             grammar: Arc::new(grammar),
             stack: vec![Frame::Value(root)],
             spaces: 0,
+            previous: 0,
         }
     }
 
@@ -592,13 +596,22 @@ impl Machine {
     }
 
     fn advance_inner(&mut self, b: u8) -> bool {
+        let accepted = self.advance_byte(b);
+        if accepted {
+            self.previous = b;
+        }
+        accepted
+    }
+
+    fn advance_byte(&mut self, b: u8) -> bool {
         if is_space(b) {
             let inside = matches!(
                 self.stack.last(),
                 Some(Frame::Str { .. } | Frame::Lit { .. } | Frame::Number { .. })
             );
             if !inside {
-                if self.spaces > 0 || self.stack.is_empty() {
+                let after_separator = self.previous == b',' || self.previous == b':';
+                if self.spaces > 0 || self.stack.is_empty() || !after_separator {
                     return false;
                 }
                 self.spaces += 1;
@@ -644,7 +657,7 @@ impl Machine {
                             return false;
                         }
                         if is_space(b) {
-                            return self.advance_inner(b);
+                            return self.advance_byte(b);
                         }
                     }
                 },

@@ -88,5 +88,7 @@ mod tests {
         assert!(!matches("[math.hypot(x=1, mode='slow')]"), "enum");
         assert!(!matches("[unknown(x=1)]"), "unknown function");
         assert!(!matches("[math.hypot(3)]"), "positional");
+        assert!(!matches("[ ]"), "space inside brackets");
+        assert!(!matches("[math.hypot(x= 1)]"), "space after =");
     }
 }
