@@ -84,7 +84,7 @@ async fn serves_chat_json_schema_and_streams() {
     assert!(reply["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
 
     let schema = json!({"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}},
-                        "required": ["ok", "n"]});
+                        "required": ["ok", "n"], "additionalProperties": false});
     let (status, text) = post(&server.base, json!({"messages": messages, "max_tokens": 60,
         "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": schema, "strict": true}}})).await;
     assert_eq!(status, 200, "{text}");

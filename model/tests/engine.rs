@@ -254,7 +254,8 @@ fn json_schema_output_always_parses() {
             "tags": {"type": "array", "items": {"enum": ["a", "b"]}, "maxItems": 3},
             "note": {"type": ["null", "boolean"]}
         },
-        "required": ["unit", "days", "exact"]
+        "required": ["unit", "days", "exact"],
+        "additionalProperties": false
     });
     let format =
         serde_json::json!({"type": "json_schema", "json_schema": {"name": "t", "schema": schema}});

@@ -55,7 +55,8 @@ fn schema_constrained_replies_parse() {
             "capital": {"type": "string"},
             "continent": {"enum": ["Africa", "Americas", "Asia", "Europe", "Oceania"]}
         },
-        "required": ["country", "capital", "continent"]
+        "required": ["country", "capital", "continent"],
+        "additionalProperties": false
     });
     let format = serde_json::json!({"type": "json_schema", "json_schema": {"name": "capital", "schema": schema}});
     let text = ask(

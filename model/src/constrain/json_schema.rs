@@ -44,7 +44,7 @@ pub(crate) fn compile(g: &mut Grammar, schema: &Value, path: &str) -> Result<Nod
                 .enumerate()
                 .map(|(i, o)| compile(g, o, &format!("{path}.{key}[{i}]")))
                 .collect::<Result<Vec<_>>>()?;
-            return Ok(g.add(Node::Either(ids)));
+            return either(g, ids, path);
         }
     }
     let nullable = obj
@@ -67,11 +67,33 @@ pub(crate) fn compile(g: &mut Grammar, schema: &Value, path: &str) -> Result<Nod
     }
     Ok(match ids.as_slice() {
         [one] => *one,
-        _ => g.add(Node::Either(ids)),
+        _ => either(g, ids, path)?,
     })
 }
 
-fn literals(g: &mut Grammar, values: &[Value]) -> NodeId {
+/// Alternatives, which the recogniser tells apart by their first byte: two that
+/// can start alike (say, two objects) are refused rather than half-supported.
+fn either(g: &mut Grammar, ids: Vec<NodeId>, path: &str) -> Result<NodeId> {
+    let mut seen = [false; 256];
+    for &id in &ids {
+        let starts = g.first_bytes(id);
+        if let Some(b) = (0..256).find(|&b| starts[b] && seen[b]) {
+            return Err(fail(
+                path,
+                format!(
+                    "alternatives that can both start with `{}` are not supported",
+                    b as u8 as char
+                ),
+            ));
+        }
+        for b in 0..256 {
+            seen[b] |= starts[b];
+        }
+    }
+    Ok(g.add(Node::Either(ids)))
+}
+
+pub(crate) fn literals(g: &mut Grammar, values: &[Value]) -> NodeId {
     let spelled: Vec<Vec<u8>> = values
         .iter()
         .flat_map(|v| match (g.dialect, v) {
@@ -118,9 +140,12 @@ fn compile_type(
                 .iter()
                 .map(|(n, _)| required.contains(&n.as_str()))
                 .collect();
+            // JSON Schema allows undeclared keys unless `additionalProperties` is false.
+            let additional = obj.get("additionalProperties") != Some(&Value::Bool(false));
             g.add(Node::Object {
                 props: compiled,
                 required,
+                additional,
             })
         }
         "array" | "tuple" => {
@@ -172,7 +197,8 @@ mod tests {
                 "unit": {"enum": ["C", "F"]},
                 "note": {"type": "string", "nullable": true}
             },
-            "required": ["city", "days"]
+            "required": ["city", "days"],
+            "additionalProperties": false
         });
         assert!(matches(&schema, r#"{"city": "Paris", "days": 3}"#));
         assert!(matches(
@@ -206,6 +232,21 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_keys_follow_additional_properties() {
+        let open =
+            json!({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]});
+        assert!(matches(&open, r#"{"a": 1, "ab": [true], "b": "x"}"#));
+        assert!(matches(&open, r#"{"zz": null, "a": 2}"#));
+        assert!(
+            !matches(&open, r#"{"a": "one"}"#),
+            "declared keys keep their type"
+        );
+        let closed = json!({"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": false});
+        assert!(!matches(&closed, r#"{"a": 1, "b": 2}"#));
+        assert!(!matches(&closed, r#"{"ab": 1}"#));
+    }
+
+    #[test]
     fn arrays_numbers_and_literals() {
         let schema =
             json!({"type": "array", "items": {"type": "number"}, "minItems": 1, "maxItems": 3});
@@ -234,6 +275,21 @@ mod tests {
         "{}".bytes().for_each(|b| assert!(m.advance(b)));
         assert!(m.is_closed());
         assert!(!m.advance(b' '));
+    }
+
+    #[test]
+    fn alternatives_that_start_alike_are_refused() {
+        let two_objects = json!({"anyOf": [
+            {"type": "object", "properties": {"a": {"type": "integer"}}},
+            {"type": "object", "properties": {"b": {"type": "integer"}}}
+        ]});
+        let err = json_constraint(&two_objects).unwrap_err().to_string();
+        assert!(err.contains("$") && err.contains("`{`"), "{err}");
+        assert!(json_constraint(&json!({"type": ["integer", "number"]})).is_err());
+        assert!(matches(
+            &json!({"anyOf": [{"type": "string"}, {"type": "array"}]}),
+            "[1]"
+        ));
     }
 
     #[test]

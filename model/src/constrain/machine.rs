@@ -32,10 +32,12 @@ pub struct CallSig {
 pub enum Node {
     /// Any value of the dialect.
     Any,
-    /// Known properties (none: any string keys with any values).
+    /// Known properties (none: any string keys with any values); with
+    /// `additional`, other string keys may follow too, with any values.
     Object {
         props: Vec<(String, NodeId)>,
         required: Vec<bool>,
+        additional: bool,
     },
     Array {
         items: NodeId,
@@ -80,6 +82,40 @@ impl Grammar {
             Dialect::Json => json.as_bytes().to_vec(),
             Dialect::Python => python.as_bytes().to_vec(),
         }
+    }
+
+    /// The bytes a value of `node` can start with.
+    pub fn first_bytes(&self, node: NodeId) -> [bool; 256] {
+        let mut set = [false; 256];
+        let mut mark = |bytes: &[u8]| bytes.iter().for_each(|&b| set[b as usize] = true);
+        let quotes: &[u8] = match self.dialect {
+            Dialect::Json => b"\"",
+            Dialect::Python => b"\"'",
+        };
+        match &self.nodes[node] {
+            Node::Any => {
+                mark(b"{[-0123456789");
+                mark(quotes);
+                for literal in self.booleans().iter().chain([&self.null()]) {
+                    mark(&literal[..1]);
+                }
+            }
+            Node::Object { .. } => mark(b"{"),
+            Node::Array { .. } | Node::Calls(_) => mark(b"["),
+            Node::Str => mark(quotes),
+            Node::Number { .. } => mark(b"-0123456789"),
+            Node::Literals(options) => options
+                .iter()
+                .filter_map(|o| o.first())
+                .for_each(|b| mark(&[*b])),
+            Node::Either(alternatives) => {
+                for &alt in alternatives {
+                    let inner = self.first_bytes(alt);
+                    (0..256).filter(|&b| inner[b]).for_each(|b| set[b] = true);
+                }
+            }
+        }
+        set
     }
 
     /// The dialect's spelling of `true`, `false` and `null`.
@@ -140,10 +176,14 @@ enum Frame {
         pos: usize,
         /// What a matched option stands for (a property index); the option index if absent.
         owners: Option<Arc<Vec<usize>>>,
+        /// An object key that may also be a string other than the options.
+        free_key: bool,
     },
     Str {
         quote: u8,
         escape: bool,
+        /// UTF-8 continuation bytes still due.
+        pending: u8,
     },
     Number {
         integer: bool,
@@ -179,6 +219,8 @@ enum Step {
     PushRetry(Frame),
     /// Swap the top frame for another and hand it the same byte.
     ReplaceRetry(Frame),
+    /// Swap the top frame for another; the byte is consumed.
+    Replace(Frame),
     /// The frame is complete, this byte included; carries a matched literal index.
     Done(Option<usize>),
     /// The frame ended before this byte, which goes to the parent.
@@ -213,12 +255,21 @@ impl Machine {
         }
     }
 
+    fn string(quote: u8) -> Frame {
+        Frame::Str {
+            quote,
+            escape: false,
+            pending: 0,
+        }
+    }
+
     fn lit(options: Arc<Vec<Vec<u8>>>, alive: Vec<u32>) -> Frame {
         Frame::Lit {
             options,
             alive,
             pos: 0,
             owners: None,
+            free_key: false,
         }
     }
 
@@ -244,10 +295,7 @@ impl Machine {
                     count: 0,
                     state: Seq::Open,
                 }),
-                _ if string_quote => Some(Frame::Str {
-                    quote: b,
-                    escape: false,
-                }),
+                _ if string_quote => Some(Self::string(b)),
                 b'-' | b'0'..=b'9' => Some(Frame::Number {
                     integer: false,
                     state: Num::Start,
@@ -272,10 +320,7 @@ impl Machine {
                 count: 0,
                 state: Seq::Open,
             }),
-            Node::Str if string_quote => Some(Frame::Str {
-                quote: b,
-                escape: false,
-            }),
+            Node::Str if string_quote => Some(Self::string(b)),
             Node::Number { integer } if b == b'-' || b.is_ascii_digit() => Some(Frame::Number {
                 integer: *integer,
                 state: Num::Start,
@@ -313,6 +358,7 @@ impl Machine {
                 alive,
                 pos,
                 owners,
+                free_key,
             } => {
                 let owner = |i: u32| Some(owners.as_ref().map_or(i as usize, |o| o[i as usize]));
                 let next: Vec<u32> = alive
@@ -323,6 +369,13 @@ impl Machine {
                 if next.is_empty() {
                     return match alive.iter().find(|&&i| options[i as usize].len() == *pos) {
                         Some(&i) => Step::DoneRetry(owner(i)),
+                        // An undeclared key: what was read is a string prefix (the quote
+                        // is the first byte every option shares), so read on as a string.
+                        None if *free_key && *pos > 0 => {
+                            Step::ReplaceRetry(Self::string(options[alive[0] as usize][0]))
+                        }
+                        // Every declared key is taken: this quote opens another one.
+                        None if *free_key => Step::Replace(Self::string(b)),
                         None => Step::Reject,
                     };
                 }
@@ -333,7 +386,20 @@ impl Machine {
                     _ => Step::Consumed,
                 }
             }
-            Frame::Str { quote, escape } => {
+            Frame::Str {
+                quote,
+                escape,
+                pending,
+            } => {
+                if *pending > 0 {
+                    // Inside a multi-byte character: only continuation bytes.
+                    return if (0x80..=0xBF).contains(&b) {
+                        *pending -= 1;
+                        Step::Consumed
+                    } else {
+                        Step::Reject
+                    };
+                }
                 if *escape {
                     let python = g.dialect == Dialect::Python;
                     let ok = b"\"\\/bfnrtu".contains(&b) || (python && b == b'\'');
@@ -346,7 +412,19 @@ impl Machine {
                         *escape = true;
                         Step::Consumed
                     }
-                    0..=0x1F => Step::Reject,
+                    0..=0x1F | 0x80..=0xC1 | 0xF5..=0xFF => Step::Reject,
+                    0xC2..=0xDF => {
+                        *pending = 1;
+                        Step::Consumed
+                    }
+                    0xE0..=0xEF => {
+                        *pending = 2;
+                        Step::Consumed
+                    }
+                    0xF0..=0xF4 => {
+                        *pending = 3;
+                        Step::Consumed
+                    }
                     _ => Step::Consumed,
                 }
             }
@@ -473,26 +551,28 @@ impl Machine {
         b: u8,
     ) -> Step {
         let g = &self.grammar;
-        let (props, required): (&[(String, NodeId)], &[bool]) = match &g.nodes[node] {
-            Node::Object { props, required } => (props, required),
-            _ => (&[], &[]),
-        };
+        let (props, required, additional): (&[(String, NodeId)], &[bool], bool) =
+            match &g.nodes[node] {
+                Node::Object {
+                    props,
+                    required,
+                    additional,
+                } => (props, required, *additional),
+                _ => (&[], &[], true),
+            };
         let open = props.is_empty();
         let satisfied = required.iter().zip(seen.iter()).all(|(r, s)| !r || *s);
         let python = g.dialect == Dialect::Python;
         let quote = b == b'"' || (python && b == b'\'');
         match (*state, b) {
             (Seq::Open | Seq::AfterValue, b'}') if satisfied => Step::Done(None),
-            (Seq::AfterValue, b',') if open || seen.iter().any(|s| !s) => {
+            (Seq::AfterValue, b',') if open || additional || seen.iter().any(|s| !s) => {
                 *state = Seq::Next;
                 Step::Consumed
             }
             (Seq::Open | Seq::Next, _) if quote && open => {
                 *state = Seq::InKey;
-                Step::Push(Frame::Str {
-                    quote: b,
-                    escape: false,
-                })
+                Step::Push(Self::string(b))
             }
             (Seq::Open | Seq::Next, _) if quote => {
                 let mut options = Vec::new();
@@ -511,6 +591,7 @@ impl Machine {
                     options,
                     pos: 0,
                     owners: Some(Arc::new(owners)),
+                    free_key: additional,
                 })
             }
             (Seq::AfterKey, b':') => {
@@ -639,6 +720,10 @@ impl Machine {
                     self.stack.push(frame);
                 }
                 Step::ReplaceRetry(frame) => self.stack.push(frame),
+                Step::Replace(frame) => {
+                    self.stack.push(frame);
+                    return true;
+                }
                 Step::Done(matched) => {
                     return match self.child_done(matched) {
                         Step::Push(frame) => {

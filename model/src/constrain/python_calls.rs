@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::json_schema::compile;
-use super::machine::{CallSig, Dialect, Grammar, Machine, Node};
+use super::json_schema::{compile, literals};
+use super::machine::{CallSig, Dialect, Grammar, Machine, Node, NodeId};
 use crate::error::{ModelError, Result};
 
 /// A recogniser for call lists over `functions` (BFCL / OpenAI function docs:
@@ -33,7 +33,19 @@ pub fn python_calls_constraint(functions: &[Value]) -> Result<Machine> {
             .unwrap_or_default();
         let mut compiled = Vec::new();
         for (pname, schema) in props.into_iter().flatten() {
-            let node = compile(&mut grammar, schema, &format!("{name}.{pname}"))?;
+            let mut node = compile(&mut grammar, schema, &format!("{name}.{pname}"))?;
+            if !required.contains(&pname.as_str()) {
+                // An optional parameter may also be passed its default, which BFCL's
+                // data uses even where it lies outside the declared enum or type,
+                // or None (the usual Python default).
+                let defaults = [
+                    schema.get("default").cloned().unwrap_or(Value::Null),
+                    Value::Null,
+                ];
+                for default in defaults {
+                    node = with_literal(&mut grammar, node, &default);
+                }
+            }
             compiled.push((pname.clone(), node));
         }
         sigs.push(CallSig {
@@ -49,6 +61,28 @@ pub fn python_calls_constraint(functions: &[Value]) -> Result<Machine> {
     Ok(Machine::new(grammar))
 }
 
+/// `node`, also accepting the literal `value` where it does not already start
+/// like one of `node`'s values (an enum simply gains the option).
+fn with_literal(g: &mut Grammar, node: NodeId, value: &Value) -> NodeId {
+    let extra = literals(g, std::slice::from_ref(value));
+    let Node::Literals(spelled) = g.nodes[extra].clone() else {
+        return node;
+    };
+    if let Node::Literals(options) = &g.nodes[node] {
+        let mut merged = options.as_ref().clone();
+        merged.extend(spelled.iter().filter(|s| !options.contains(s)).cloned());
+        return g.add(Node::Literals(Arc::new(merged)));
+    }
+    let starts = g.first_bytes(node);
+    if spelled
+        .iter()
+        .any(|s| s.first().is_some_and(|&b| starts[b as usize]))
+    {
+        return node;
+    }
+    g.add(Node::Either(vec![node, extra]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,7 +93,7 @@ mod tests {
         vec![
             json!({"name": "math.hypot", "parameters": {"type": "dict", "properties": {
                 "x": {"type": "integer"}, "y": {"type": "float"}, "tags": {"type": "array", "items": {"type": "string"}},
-                "exact": {"type": "boolean"}, "mode": {"type": "string", "enum": ["fast", "safe"]}
+                "exact": {"type": "boolean"}, "mode": {"type": "string", "enum": ["fast", "safe"], "default": "auto"}
             }, "required": ["x"]}}),
             json!({"name": "noop", "parameters": {"type": "dict", "properties": {}}}),
         ]
@@ -73,6 +107,10 @@ mod tests {
     #[test]
     fn accepts_bfcl_call_lists() {
         assert!(matches("[math.hypot(x=3, y=4.0)]"));
+        assert!(
+            matches("[math.hypot(x=3, y=None, mode='auto')]"),
+            "None and the default"
+        );
         assert!(matches(
             "[math.hypot(x=-1,tags=['a', \"b\"],exact=True,mode='safe'), noop()]"
         ));
