@@ -14,7 +14,7 @@ const TOOLS_INSTRUCTIONS: &str = "</tools>\n\nFor each function call, return a j
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /// ChatML with the model's own default system prompt.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChatTemplate {
     pub default_system: Option<String>,
 }
@@ -33,6 +33,11 @@ impl ChatTemplate {
             rest.find("<|im_end|>").map(|end| rest[..end].to_owned())
         });
         Ok(Self { default_system })
+    }
+
+    /// From a model's optional Jinja template; plain ChatML when there is none.
+    pub fn from_optional(template: Option<&str>) -> Result<Self> {
+        template.map_or(Ok(Self::default()), Self::from_jinja)
     }
 
     /// The Jinja form of this template, for `tokenizer_config.json`.

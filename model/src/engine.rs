@@ -69,15 +69,10 @@ impl Engine {
         let config = LlamaConfig::from_gguf(&file)?;
         let tokenizer = TextTokenizer::from_gguf(&file)?;
         check_vocab(&config, &tokenizer, path)?;
-        let template = match file
-            .metadata("tokenizer.chat_template")
-            .and_then(|v| v.as_str())
-        {
-            Some(t) => ChatTemplate::from_jinja(t)?,
-            None => ChatTemplate {
-                default_system: None,
-            },
-        };
+        let template = ChatTemplate::from_optional(
+            file.metadata("tokenizer.chat_template")
+                .and_then(|v| v.as_str()),
+        )?;
         let model = Llama::load(
             &config,
             &GgufWeights {
@@ -88,15 +83,29 @@ impl Engine {
         )?;
         // Close the file (and its memory map) before packing, to lower the peak memory.
         drop(file);
-        Ok(Self {
+        Ok(Self::assemble(
+            model, config, tokenizer, template, device, path,
+        ))
+    }
+
+    /// The engine of a loaded model, with its weights packed for decoding.
+    fn assemble(
+        model: Llama,
+        config: LlamaConfig,
+        tokenizer: TextTokenizer,
+        template: ChatTemplate,
+        device: Device,
+        source: &Path,
+    ) -> Self {
+        Self {
             packed: Packed::from_model(&model),
             model,
             config,
             tokenizer,
             template,
             device,
-            source: path.to_path_buf(),
-        })
+            source: source.to_path_buf(),
+        }
     }
 
     fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
@@ -118,22 +127,11 @@ impl Engine {
         };
         let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), &eos)?;
         check_vocab(&config, &tokenizer, dir)?;
-        let template = match settings["chat_template"].as_str() {
-            Some(t) => ChatTemplate::from_jinja(t)?,
-            None => ChatTemplate {
-                default_system: None,
-            },
-        };
+        let template = ChatTemplate::from_optional(settings["chat_template"].as_str())?;
         let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, &device)?;
-        Ok(Self {
-            packed: Packed::from_model(&model),
-            model,
-            config,
-            tokenizer,
-            template,
-            device,
-            source: dir.to_path_buf(),
-        })
+        Ok(Self::assemble(
+            model, config, tokenizer, template, device, dir,
+        ))
     }
 
     /// Writes the model as an HF directory: `model.safetensors`, `config.json`,

@@ -44,6 +44,12 @@ impl Sampler {
         let by_logit = |a: &u32, b: &u32| logits[*b as usize].total_cmp(&logits[*a as usize]);
         let greedy = self.params.temperature <= 0.0;
         if greedy {
+            // The best token is usually allowed: find it in one pass, and sort only
+            // when a constraint rules it out.
+            let best = (0..logits.len() as u32).min_by(by_logit)?;
+            if allowed(best) {
+                return Some(best);
+            }
             order.sort_unstable_by(by_logit);
             return order.into_iter().find(|&t| allowed(t));
         }
