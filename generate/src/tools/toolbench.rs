@@ -1,0 +1,1 @@
+//! ToolBench tool source (stub until implemented).
