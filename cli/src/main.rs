@@ -1,6 +1,7 @@
 //! The `toolgrad` command line: a thin layer over the library crates.
 
 mod eval_cmd;
+mod generate_cmd;
 mod model_cmd;
 mod serve_cmd;
 
@@ -21,6 +22,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Generate tool-use workflows with the ToolGrad loop.
+    Generate(generate_cmd::GenerateArgs),
+    /// Re-execute every step of a generated dataset and report the pass rate.
+    Verify(generate_cmd::VerifyArgs),
+    /// List, call or serve (over MCP) the built-in tool library.
+    #[command(subcommand)]
+    Tools(generate_cmd::ToolsCommand),
     /// Evaluate models on BFCL single-turn categories.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
@@ -34,6 +42,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Generate(args) => generate_cmd::generate(args),
+        Command::Verify(args) => generate_cmd::verify(args),
+        Command::Tools(command) => generate_cmd::tools(command),
         Command::Eval(command) => eval_cmd::run(command),
         Command::Model(command) => model_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args),

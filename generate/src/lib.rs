@@ -4,6 +4,18 @@
 //! Data flows [`tools`] → [`engine`] (one seed: sample APIs → propose →
 //! execute → select, the textual gradient → update → inverse-predict) →
 //! [`run`] (many seeds, resumable output) → [`verify`] (re-execution).
+//! [`policy`] holds the roles, rule-based and LLM-backed.
 
+pub mod engine;
+pub mod config;
+pub mod error;
+pub mod llm;
+pub mod policy;
+pub mod run;
+pub mod setup;
 pub mod tools;
+pub mod validate;
+pub mod verify;
 pub mod workflow;
+
+pub use error::{GenerateError, Result};

@@ -29,6 +29,8 @@ pub struct OpenAiConfig {
     pub timeout: Duration,
     /// Requests in flight at most.
     pub concurrency: usize,
+    /// Requests started per minute at most (evenly spaced); `None` = unlimited.
+    pub requests_per_minute: Option<u32>,
 }
 
 impl OpenAiConfig {
@@ -42,6 +44,7 @@ impl OpenAiConfig {
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(120),
             concurrency: 8,
+            requests_per_minute: None,
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct OpenAiClient {
     config: Arc<OpenAiConfig>,
     endpoint: String,
     permits: Arc<Semaphore>,
+    /// When the next request may start, under `requests_per_minute`.
+    next_start: Arc<tokio::sync::Mutex<Instant>>,
 }
 
 /// How one attempt ended.
@@ -81,6 +86,7 @@ impl OpenAiClient {
             config: Arc::new(config),
             endpoint,
             permits,
+            next_start: Arc::new(tokio::sync::Mutex::new(Instant::now())),
         })
     }
 
@@ -106,7 +112,24 @@ impl OpenAiClient {
         body
     }
 
+    /// Waits for this request's slot under the rate limit.
+    async fn pace(&self) {
+        let Some(per_minute) = self.config.requests_per_minute.filter(|n| *n > 0) else {
+            return;
+        };
+        let interval = Duration::from_secs(60) / per_minute;
+        let wait = {
+            let mut next = self.next_start.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+
     async fn attempt(&self, body: &serde_json::Value, attempts: u32) -> Attempt {
+        self.pace().await;
         let started = Instant::now();
         let mut builder = self.http.post(&self.endpoint).json(body);
         if let Some(key) = &self.config.api_key {
@@ -297,6 +320,19 @@ mod tests {
     fn rejects_garbage_and_empty_choices() {
         assert!(parse_reply("<html>oops</html>").is_err());
         assert!(parse_reply(r#"{"choices":[]}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn rate_limit_spaces_request_starts() {
+        let mut config = OpenAiConfig::new("http://127.0.0.1:9", "m");
+        config.requests_per_minute = Some(600);
+        let client = OpenAiClient::new(config).unwrap();
+        let started = Instant::now();
+        for _ in 0..4 {
+            client.pace().await;
+        }
+        // Four starts at 100 ms spacing: the fourth waits about 300 ms.
+        assert!(started.elapsed() >= Duration::from_millis(290));
     }
 
     #[test]

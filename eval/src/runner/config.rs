@@ -139,6 +139,7 @@ impl EndpointConfig {
             max_backoff: Duration::from_secs_f64(self.max_backoff_s),
             timeout: Duration::from_secs_f64(self.timeout_s),
             concurrency: self.concurrency,
+            requests_per_minute: None,
         })
     }
 

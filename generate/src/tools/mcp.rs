@@ -1,1 +1,222 @@
-//! MCP tool source (stub until implemented).
+//! MCP over stdio with the official `rmcp` SDK, both ways:
+//! [`McpSource`] uses any MCP server as a tool source (restarting it if it
+//! dies), and [`serve_builtin`] exposes the built-in library as an MCP server.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::builtin::BuiltinSource;
+use super::{ToolError, ToolSource, ToolSpec};
+
+type Client = RunningService<RoleClient, ()>;
+
+/// How to (re)start the server.
+#[derive(Debug, Clone)]
+struct Launch {
+    command: String,
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+}
+
+impl Launch {
+    async fn start(&self) -> Result<Client, String> {
+        let transport = TokioChildProcess::new(tokio::process::Command::new(&self.command).configure(|cmd| {
+            cmd.args(&self.args).envs(&self.env);
+        }))
+        .map_err(|e| format!("cannot start `{}`: {e}", self.command))?;
+        ().serve(transport)
+            .await
+            .map_err(|e| format!("`{}` did not complete the MCP handshake: {e}", self.command))
+    }
+}
+
+/// A running MCP server used as a tool source.
+pub struct McpSource {
+    name: String,
+    launch: Launch,
+    client: Mutex<Option<Client>>,
+    specs: Vec<ToolSpec>,
+}
+
+impl McpSource {
+    /// Starts the server and lists its tools (only `allow`ed ones, if given).
+    pub async fn connect(
+        name: &str,
+        command: &str,
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        allow: Option<&[String]>,
+        deterministic: bool,
+    ) -> Result<Self, String> {
+        let launch = Launch {
+            command: command.to_owned(),
+            args: args.to_vec(),
+            env: env.clone(),
+        };
+        let client = launch.start().await.map_err(|e| format!("MCP server `{name}`: {e}"))?;
+        let tools = client
+            .list_all_tools()
+            .await
+            .map_err(|e| format!("MCP server `{name}`: listing tools: {e}"))?;
+        let source = format!("mcp:{name}");
+        let specs: Vec<ToolSpec> = tools
+            .into_iter()
+            .filter(|t| allow.is_none_or(|a| a.iter().any(|n| n == t.name.as_ref())))
+            .map(|tool| ToolSpec {
+                name: tool.name.to_string(),
+                description: tool.description.as_deref().unwrap_or_default().to_owned(),
+                parameters: Value::Object((*tool.input_schema).clone()),
+                source: source.clone(),
+                deterministic,
+                hints: None,
+            })
+            .collect();
+        if let Some(missing) = allow.and_then(|a| a.iter().find(|n| !specs.iter().any(|s| &s.name == *n))) {
+            return Err(format!("MCP server `{name}` has no tool `{missing}`"));
+        }
+        Ok(Self {
+            name: source,
+            launch,
+            client: Mutex::new(Some(client)),
+            specs,
+        })
+    }
+
+    async fn call_once(&self, tool: &str, args: &Value) -> Result<CallToolResult, String> {
+        let mut slot = self.client.lock().await;
+        if slot.is_none() {
+            *slot = Some(self.launch.start().await?);
+        }
+        let client = slot.as_ref().expect("started above");
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let Value::Object(map) = args {
+            params = params.with_arguments(map.clone());
+        }
+        let peer = client.peer().clone();
+        drop(slot);
+        peer.call_tool(params).await.map_err(|e| e.to_string())
+    }
+
+    /// Calls the tool; if the server is gone, restarts it and tries once more.
+    async fn call_with_restart(&self, tool: &str, args: &Value) -> Result<String, ToolError> {
+        let result = match self.call_once(tool, args).await {
+            Ok(result) => result,
+            Err(_) => {
+                *self.client.lock().await = None;
+                self.call_once(tool, args).await.map_err(|message| ToolError::Unavailable {
+                    source_name: self.name.clone(),
+                    message,
+                })?
+            }
+        };
+        let text = render(&result);
+        if result.is_error == Some(true) {
+            return Err(ToolError::Failed {
+                tool: tool.to_owned(),
+                message: text,
+            });
+        }
+        Ok(text)
+    }
+}
+
+/// The text blocks of a result, or its structured content when it has no text.
+fn render(result: &CallToolResult) -> String {
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|t| t.text.as_str()))
+        .collect();
+    if texts.is_empty() {
+        result
+            .structured_content
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_default()
+    } else {
+        texts.join("\n")
+    }
+}
+
+impl ToolSource for McpSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn tools(&self) -> &[ToolSpec] {
+        &self.specs
+    }
+
+    fn call<'a>(&'a self, tool: &'a str, args: &'a Value) -> BoxFuture<'a, Result<String, ToolError>> {
+        Box::pin(self.call_with_restart(tool, args))
+    }
+}
+
+/// The built-in library as an MCP server.
+#[derive(Clone)]
+pub struct BuiltinServer {
+    source: Arc<BuiltinSource>,
+}
+
+impl BuiltinServer {
+    pub fn new(source: Arc<BuiltinSource>) -> Self {
+        Self { source }
+    }
+}
+
+impl ServerHandler for BuiltinServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let tools = self
+            .source
+            .tools()
+            .iter()
+            .map(|spec| {
+                let schema = spec.parameters.as_object().cloned().unwrap_or_default();
+                Tool::new(spec.name.clone(), spec.description.clone(), schema)
+            })
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let result = match self.source.run(&request.name, &args) {
+            Ok(observation) => CallToolResult::success(vec![ContentBlock::text(observation)]),
+            Err(error) => CallToolResult::error(vec![ContentBlock::text(error.to_string())]),
+        };
+        Ok(result.into())
+    }
+}
+
+/// Serves the built-in library over stdin/stdout until the client hangs up.
+pub async fn serve_builtin(source: Arc<BuiltinSource>) -> Result<(), String> {
+    let service = BuiltinServer::new(source)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("MCP handshake on stdio: {e}"))?;
+    service.waiting().await.map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -32,7 +32,7 @@ pub const TOOLS: &[Builtin] = &[
         domain: "files",
         description: "Size in bytes, lines and words of a workspace file.",
         params: &[req("path", Ty::Str, "file_path", "Relative path.")],
-        outputs: &[("lines", "integer")],
+        outputs: &[],
         asks: &["check how big {path} is", "tell me how many lines and words {path} has"],
         tells: &["{path} is {bytes} bytes, {lines} lines and {words} words long.", "{path} has {lines} lines ({words} words, {bytes} bytes)."],
         run: file_info,

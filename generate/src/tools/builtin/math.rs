@@ -14,7 +14,7 @@ pub const TOOLS: &[Builtin] = &[
             req("old_value", Ty::Num, "value", "The starting value."),
             req("new_value", Ty::Num, "value", "The final value."),
         ],
-        outputs: &[("change", "value"), ("percent_change", "value")],
+        outputs: &[],
         asks: &[
             "work out the percentage change from {old_value} to {new_value}",
             "tell me by how many percent {old_value} changes when it becomes {new_value}",
@@ -55,7 +55,7 @@ pub const TOOLS: &[Builtin] = &[
             req("annual_rate_percent", Ty::Num, "rate_percent", "Yearly interest rate in percent."),
             req("months", Ty::Int, "months", "Number of monthly payments."),
         ],
-        outputs: &[("monthly_payment", "amount"), ("total_paid", "amount"), ("total_interest", "amount")],
+        outputs: &[],
         asks: &[
             "figure out the monthly payment on a loan of {principal} at {annual_rate_percent}% over {months} months",
             "work out what I would pay each month to borrow {principal} for {months} months at {annual_rate_percent}%",
@@ -84,7 +84,7 @@ pub const TOOLS: &[Builtin] = &[
             req("a", Ty::Int, "integer", "First integer."),
             req("b", Ty::Int, "integer", "Second integer."),
         ],
-        outputs: &[("gcd", "integer"), ("lcm", "integer")],
+        outputs: &[],
         asks: &[
             "find the greatest common divisor and least common multiple of {a} and {b}",
             "tell me the GCD and LCM of {a} and {b}",

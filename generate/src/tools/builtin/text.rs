@@ -17,7 +17,7 @@ pub const TOOLS: &[Builtin] = &[
         domain: "text",
         description: "Counts words, characters, lines and sentences of a text.",
         params: &[req("text", Ty::Str, "text", "The text to count.")],
-        outputs: &[("words", "integer")],
+        outputs: &[],
         asks: &["count the words and sentences in \"{text}\"", "tell me how long this text is: \"{text}\""],
         tells: &["It has {words} words, {characters} characters and {sentences} sentences.", "That text runs to {words} words over {lines} lines."],
         run: word_count,

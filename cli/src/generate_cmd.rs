@@ -1,0 +1,146 @@
+//! `toolgrad generate`, `toolgrad verify` and `toolgrad tools`: thin wrappers
+//! over `toolgrad-generate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use toolgrad_generate::config::GenerateConfig;
+use toolgrad_generate::tools::builtin::BuiltinSource;
+use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
+use toolgrad_generate::validate::Validator;
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Run config (TOML), e.g. configs/generate-offline.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Output directory; a re-run with the same directory resumes.
+    #[arg(long)]
+    out: PathBuf,
+    /// Hide the progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A `generate` output directory, or a dataset JSONL file.
+    dataset: PathBuf,
+    /// The run config whose tool sources re-execute the steps (default: the
+    /// `config.toml` copy in the output directory, else the built-in library).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ToolsCommand {
+    /// List the built-in tools (name, domain, description).
+    List,
+    /// Call one built-in tool with JSON arguments and print the observation.
+    Call {
+        name: String,
+        /// Arguments as a JSON object.
+        #[arg(default_value = "{}")]
+        args: String,
+    },
+    /// Serve the built-in library as an MCP server over stdin/stdout.
+    Mcp,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("starting the async runtime")
+}
+
+pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
+    let config = GenerateConfig::load(&args.config)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let copy = args.out.join("config.toml");
+    let text = std::fs::read(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
+    toolgrad_core::fsutil::write_atomic(&copy, &text).with_context(|| format!("writing {}", copy.display()))?;
+    let summary = runtime()?.block_on(async {
+        let engine = Arc::new(toolgrad_generate::setup::engine(&config, &args.out).await?);
+        toolgrad_generate::run::run(engine, &config.seeds(), config.concurrency, &args.out, !args.quiet).await
+    })?;
+    eprintln!(
+        "{} seeds: {} accepted, {} failed ({} resumed) · {:.1} steps and {:.1} chains per sample · {} LLM calls · ${:.4} · {:.1} s",
+        summary.seeds,
+        summary.accepted,
+        summary.failed,
+        summary.resumed,
+        summary.mean_steps_per_sample,
+        summary.mean_chains_per_sample,
+        summary.llm_calls,
+        summary.cost_usd,
+        summary.wall_time_s
+    );
+    eprintln!("dataset: {}", args.out.join("dataset.jsonl").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let config_path = args
+        .config
+        .clone()
+        .or_else(|| Some(args.dataset.join("config.toml")).filter(|p| p.is_file()));
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let (toolbox, validator) = match &config_path {
+            Some(path) => {
+                let config = GenerateConfig::load(path)?;
+                let cache = config.cache.dir.clone().unwrap_or_else(|| args.dataset.join("cache"));
+                let (toolbox, _) = toolgrad_generate::setup::toolbox(&config, &cache).await?;
+                (toolbox, Validator::new(config.validator.clone()))
+            }
+            None => {
+                let builtin: Arc<dyn ToolSource> = Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
+                let toolbox = ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
+                (toolbox, Validator::new(Default::default()))
+            }
+        };
+        let report = toolgrad_generate::verify::verify(&args.dataset, &toolbox, &validator).await?;
+        anyhow::Ok(report)
+    })?;
+    for failure in &report.failures {
+        eprintln!("line {} ({}): {}", failure.line, failure.id, failure.problems.join("; "));
+    }
+    let out = if args.dataset.is_dir() { args.dataset.join("verify.json") } else { args.dataset.with_extension("verify.json") };
+    let text = serde_json::to_string_pretty(&report)? + "\n";
+    toolgrad_core::fsutil::write_atomic(&out, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "{}/{} samples passed ({:.1} %), {} steps re-executed · report: {}",
+        report.passed,
+        report.samples,
+        report.pass_rate * 100.0,
+        report.steps_reexecuted,
+        out.display()
+    );
+    if report.samples == 0 {
+        bail!("{}: the dataset has no samples", report.dataset);
+    }
+    Ok(if report.passed == report.samples { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+pub fn tools(command: ToolsCommand) -> Result<ExitCode> {
+    let source = Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
+    match command {
+        ToolsCommand::List => {
+            for tool in toolgrad_generate::tools::builtin::catalogue() {
+                println!("{:<30} {:<11} {}", tool.name, tool.domain, tool.description);
+            }
+        }
+        ToolsCommand::Call { name, args } => {
+            let args: serde_json::Value = serde_json::from_str(&args).context("the arguments are not JSON")?;
+            let builtin: Arc<dyn ToolSource> = source;
+            let toolbox = ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
+            let observation = runtime()?.block_on(toolbox.call(&name, &args))?;
+            println!("{observation}");
+        }
+        ToolsCommand::Mcp => {
+            runtime()?.block_on(toolgrad_generate::tools::mcp::serve_builtin(source)).map_err(anyhow::Error::msg)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,386 @@
+//! The TOML run config of `toolgrad generate` (see `configs/generate-*.toml`):
+//! loop settings, which policy plays each role, the LLM behind each role,
+//! tool sources, call limits, the record/replay cache and the validator.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::LoopConfig;
+use crate::error::{GenerateError, Result};
+use crate::validate::ValidatorConfig;
+
+/// Which implementation plays a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    Rule,
+    Llm,
+}
+
+/// `[policy]`: one entry per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub proposer: PolicyKind,
+    pub executor: PolicyKind,
+    pub selector: PolicyKind,
+    pub inverse: PolicyKind,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            proposer: PolicyKind::Rule,
+            executor: PolicyKind::Rule,
+            selector: PolicyKind::Rule,
+            inverse: PolicyKind::Rule,
+        }
+    }
+}
+
+impl PolicyConfig {
+    pub fn uses_llm(&self) -> bool {
+        [self.proposer, self.executor, self.selector, self.inverse].contains(&PolicyKind::Llm)
+    }
+}
+
+/// How structured outputs are requested from a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredMode {
+    /// `response_format: {type: json_schema, strict: true}`.
+    JsonSchema,
+    /// One forced tool whose parameters are the schema.
+    ToolCall,
+    /// The schema in the prompt; the reply is parsed, validated and retried.
+    Prompt,
+}
+
+/// Which backend serves a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Any OpenAI-compatible endpoint.
+    Openai,
+    /// The local burn engine on a GGUF file or HF directory.
+    Local,
+}
+
+/// `[llm]` and `[llm.<role>]`: every field optional so a role table overrides only what it sets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSettings {
+    pub backend: Option<Backend>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+    /// The environment variable holding the API key (the key itself never goes in a config).
+    pub api_key_env: Option<String>,
+    /// For the local backend: a GGUF file or exported directory (default: the SmolLM2 file).
+    pub model_path: Option<PathBuf>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub structured_output: Option<StructuredMode>,
+    /// Extra attempts when a reply is malformed or breaks the schema.
+    pub format_retries: Option<u32>,
+    pub input_usd_per_million: Option<f64>,
+    pub output_usd_per_million: Option<f64>,
+    pub concurrency: Option<usize>,
+    pub requests_per_minute: Option<u32>,
+    pub max_retries: Option<u32>,
+    pub timeout_s: Option<f64>,
+}
+
+impl LlmSettings {
+    /// `self` with unset fields taken from `base`.
+    pub fn over(&self, base: &LlmSettings) -> LlmSettings {
+        macro_rules! pick {
+            ($($f:ident),*) => { LlmSettings { $($f: self.$f.clone().or_else(|| base.$f.clone())),* } };
+        }
+        pick!(
+            backend,
+            base_url,
+            model,
+            api_key_env,
+            model_path,
+            temperature,
+            max_tokens,
+            structured_output,
+            format_retries,
+            input_usd_per_million,
+            output_usd_per_million,
+            concurrency,
+            requests_per_minute,
+            max_retries,
+            timeout_s
+        )
+    }
+}
+
+/// `[llm]` with optional per-role tables.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmConfig {
+    #[serde(flatten)]
+    pub default: LlmSettings,
+    #[serde(default)]
+    pub proposer: Option<LlmSettings>,
+    #[serde(default)]
+    pub executor: Option<LlmSettings>,
+    #[serde(default)]
+    pub selector: Option<LlmSettings>,
+    #[serde(default)]
+    pub inverse: Option<LlmSettings>,
+}
+
+impl LlmConfig {
+    pub fn for_role(&self, role: &str) -> LlmSettings {
+        let table = match role {
+            "proposer" => &self.proposer,
+            "executor" => &self.executor,
+            "selector" => &self.selector,
+            _ => &self.inverse,
+        };
+        table.as_ref().map_or_else(|| self.default.clone(), |t| t.over(&self.default))
+    }
+}
+
+/// `[[tools]]`: one tool source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolSourceConfig {
+    /// The built-in library, optionally only some domains.
+    Builtin {
+        #[serde(default)]
+        domains: Option<Vec<String>>,
+    },
+    /// An MCP server started as a child process, spoken to over stdio.
+    Mcp {
+        name: String,
+        command: String,
+        #[serde(default)]
+        args: Vec<String>,
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Only these tools (default: all the server lists).
+        #[serde(default)]
+        allow: Option<Vec<String>>,
+        /// Whether the same call always returns the same text (for `verify`).
+        #[serde(default)]
+        deterministic: bool,
+    },
+    /// A ToolBench `tools/` catalog, called over HTTP with `TOOLBENCH_KEY`.
+    Toolbench {
+        catalog: PathBuf,
+        #[serde(default = "default_toolbench_endpoint")]
+        endpoint: String,
+        #[serde(default = "default_toolbench_key_env")]
+        key_env: String,
+    },
+}
+
+fn default_toolbench_endpoint() -> String {
+    "http://8.130.32.149:8080/rapidapi".into()
+}
+
+fn default_toolbench_key_env() -> String {
+    "TOOLBENCH_KEY".into()
+}
+
+/// `[limits]`: applied to every tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub tool_timeout_s: f64,
+    pub max_output_chars: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            tool_timeout_s: 10.0,
+            max_output_chars: 4096,
+        }
+    }
+}
+
+/// Whether LLM replies are recorded, replayed, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheMode {
+    /// Replay hits, call and record misses.
+    #[default]
+    Record,
+    /// Replay only; a miss is an error (no LLM is contacted).
+    Replay,
+    Off,
+}
+
+/// `[cache]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub mode: CacheMode,
+    /// Default: `<out>/cache`.
+    pub dir: Option<PathBuf>,
+}
+
+/// A whole run config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateConfig {
+    #[serde(default = "one")]
+    pub seed_start: u64,
+    pub num_seeds: u64,
+    #[serde(default = "LoopConfig::default_num_apis")]
+    pub num_apis: usize,
+    #[serde(default = "LoopConfig::default_num_proposals")]
+    pub num_proposals: usize,
+    #[serde(default = "LoopConfig::default_max_iter")]
+    pub max_iter: u64,
+    #[serde(default)]
+    pub gradient_memory: usize,
+    /// Seeds generated at the same time.
+    #[serde(default = "eight")]
+    pub concurrency: usize,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub llm: LlmConfig,
+    #[serde(default = "builtin_only")]
+    pub tools: Vec<ToolSourceConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub validator: ValidatorConfig,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn eight() -> usize {
+    8
+}
+
+fn builtin_only() -> Vec<ToolSourceConfig> {
+    vec![ToolSourceConfig::Builtin { domains: None }]
+}
+
+impl LoopConfig {
+    fn default_num_apis() -> usize {
+        Self::default().num_apis
+    }
+    fn default_num_proposals() -> usize {
+        Self::default().num_proposals
+    }
+    fn default_max_iter() -> u64 {
+        Self::default().max_iter
+    }
+}
+
+impl GenerateConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| GenerateError::io(path, e))?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| GenerateError::config(path, e.to_string()))?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<()> {
+        let fail = |m: &str| Err(GenerateError::config(path, m));
+        if self.num_seeds == 0 {
+            return fail("`num_seeds` must be at least 1");
+        }
+        if self.num_apis == 0 || self.num_proposals == 0 || self.max_iter == 0 {
+            return fail("`num_apis`, `num_proposals` and `max_iter` must be at least 1");
+        }
+        if self.concurrency == 0 {
+            return fail("`concurrency` must be at least 1");
+        }
+        if self.tools.is_empty() {
+            return fail("`tools` lists no tool source");
+        }
+        if !(self.limits.tool_timeout_s > 0.0) {
+            return fail("`limits.tool_timeout_s` must be positive");
+        }
+        for role in ["proposer", "executor", "selector", "inverse"] {
+            let settings = self.llm.for_role(role);
+            let is_llm = match role {
+                "proposer" => self.policy.proposer,
+                "executor" => self.policy.executor,
+                "selector" => self.policy.selector,
+                _ => self.policy.inverse,
+            } == PolicyKind::Llm;
+            if is_llm && settings.backend.unwrap_or(Backend::Openai) == Backend::Openai {
+                if settings.base_url.is_none() || settings.model.is_none() {
+                    return Err(GenerateError::config(
+                        path,
+                        format!("role `{role}` uses an LLM: set `llm.base_url` and `llm.model` (or `[llm.{role}]`)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            num_apis: self.num_apis,
+            num_proposals: self.num_proposals,
+            max_iter: self.max_iter,
+            gradient_memory: self.gradient_memory,
+        }
+    }
+
+    pub fn seeds(&self) -> Vec<u64> {
+        (self.seed_start..self.seed_start + self.num_seeds).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_paper_and_roles_override_the_default_llm() {
+        let text = r#"
+            num_seeds = 3
+            [policy]
+            proposer = "llm"
+            executor = "rule"
+            selector = "llm"
+            inverse = "llm"
+            [llm]
+            base_url = "http://127.0.0.1:1/v1"
+            model = "small"
+            temperature = 1.0
+            [llm.selector]
+            model = "big"
+        "#;
+        let config = GenerateConfig::parse(text, Path::new("x.toml")).unwrap();
+        assert_eq!(config.loop_config(), LoopConfig::default());
+        assert_eq!(config.seeds(), vec![1, 2, 3]);
+        let selector = config.llm.for_role("selector");
+        assert_eq!(selector.model.as_deref(), Some("big"));
+        assert_eq!(selector.temperature, Some(1.0));
+        assert_eq!(config.llm.for_role("proposer").model.as_deref(), Some("small"));
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let err = GenerateConfig::parse("num_seeds = 0", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("num_seeds"), "{err}");
+        let err = GenerateConfig::parse("num_seeds = 1\nnum_apiz = 3", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("num_apiz"), "{err}");
+        let err = GenerateConfig::parse("num_seeds = 1\n[policy]\nproposer = \"llm\"\nexecutor = \"rule\"\nselector = \"rule\"\ninverse = \"rule\"", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("llm.base_url"), "{err}");
+    }
+}

@@ -1,0 +1,309 @@
+//! The LLM as the roles use it: any [`ChatModel`] behind an object-safe
+//! [`DynChat`], a content-addressed record/replay cache, token and USD
+//! accounting, and structured output (strict `json_schema`, a forced tool
+//! call, or prompt + validate + retry) checked against the schema.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use toolgrad_core::fsutil::append_line;
+use toolgrad_core::llm::{ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage};
+
+use crate::config::StructuredMode;
+use crate::error::{GenerateError, Result};
+use crate::policy::{Counters, RoleError};
+
+/// [`ChatModel`] in object-safe form, so roles can hold any backend.
+pub trait DynChat: Send + Sync {
+    fn chat_dyn<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+}
+
+impl<T: ChatModel> DynChat for T {
+    fn chat_dyn<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        Box::pin(self.chat(request))
+    }
+}
+
+/// A recorded reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CachedReply {
+    key: String,
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCall>,
+    usage: Usage,
+}
+
+/// Request hash → reply, kept in an append-only JSONL file. Keys hash the
+/// model name and the request body only, so API keys never enter it.
+pub struct ReplayCache {
+    path: PathBuf,
+    entries: Mutex<HashMap<String, CachedReply>>,
+    replay_only: bool,
+}
+
+impl ReplayCache {
+    /// Opens (or starts) `<dir>/llm.jsonl`. A torn last line from a kill is
+    /// ignored; a bad line elsewhere is an error naming it.
+    pub fn open(dir: &Path, replay_only: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| GenerateError::io(dir, e))?;
+        let path = dir.join("llm.jsonl");
+        let mut entries = HashMap::new();
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|e| GenerateError::io(&path, e))?;
+            let complete = text.ends_with('\n');
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                match serde_json::from_str::<CachedReply>(line) {
+                    Ok(reply) => {
+                        entries.insert(reply.key.clone(), reply);
+                    }
+                    Err(_) if i + 1 == lines.len() && !complete => {}
+                    Err(e) => return Err(GenerateError::data(&path, i + 1, e.to_string())),
+                }
+            }
+            if !complete && !text.is_empty() {
+                // Drop the torn tail so later appends start on a fresh line.
+                let keep = text.rfind('\n').map_or(0, |i| i + 1);
+                toolgrad_core::fsutil::write_atomic(&path, &text.as_bytes()[..keep])
+                    .map_err(|e| GenerateError::io(&path, e))?;
+            }
+        }
+        Ok(Self {
+            path,
+            entries: Mutex::new(entries),
+            replay_only,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, key: &str) -> Option<CachedReply> {
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, reply: CachedReply) -> Result<()> {
+        let line = serde_json::to_string(&reply).expect("replies serialise");
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.contains_key(&reply.key) {
+            return Ok(());
+        }
+        append_line(&self.path, &line).map_err(|e| GenerateError::io(&self.path, e))?;
+        entries.insert(reply.key.clone(), reply);
+        Ok(())
+    }
+}
+
+/// The content address of a request to `model`.
+pub fn request_key(model: &str, request: &ChatRequest) -> String {
+    let body = json!({
+        "model": model,
+        "messages": request.messages,
+        "tools": request.tools,
+        "response_format": request.response_format,
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+    });
+    let digest = Sha256::digest(body.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Per-role call settings.
+#[derive(Debug, Clone)]
+pub struct RoleSettings {
+    /// The model name used in cache keys.
+    pub model: String,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+    pub structured: StructuredMode,
+    pub format_retries: u32,
+    pub input_usd_per_million: f64,
+    pub output_usd_per_million: f64,
+}
+
+/// One role's LLM: backend, cache and settings.
+#[derive(Clone)]
+pub struct RoleLlm {
+    pub chat: Arc<dyn DynChat>,
+    pub cache: Option<Arc<ReplayCache>>,
+    pub settings: RoleSettings,
+}
+
+impl RoleLlm {
+    /// One chat call through the cache, counted in `counters`.
+    pub async fn call(&self, mut request: ChatRequest, counters: &Counters) -> Result<ChatResponse, String> {
+        request.temperature = request.temperature.or(self.settings.temperature);
+        request.max_tokens = request.max_tokens.or(self.settings.max_tokens);
+        let key = request_key(&self.settings.model, &request);
+        let response = match self.cache.as_ref().and_then(|c| c.get(&key)) {
+            Some(hit) => ChatResponse {
+                content: hit.content,
+                tool_calls: hit.tool_calls,
+                usage: hit.usage,
+                latency: std::time::Duration::ZERO,
+                attempts: 0,
+            },
+            None => {
+                if self.cache.as_ref().is_some_and(|c| c.replay_only) {
+                    return Err(format!("replay cache has no reply for request {key}"));
+                }
+                let response = self.chat.chat_dyn(&request).await.map_err(|e| e.to_string())?;
+                if let Some(cache) = &self.cache {
+                    cache
+                        .put(CachedReply {
+                            key,
+                            content: response.content.clone(),
+                            tool_calls: response.tool_calls.clone(),
+                            usage: response.usage,
+                        })
+                        .map_err(|e| e.to_string())?;
+                }
+                response
+            }
+        };
+        counters.add(&counters.llm_calls, 1);
+        counters.add(&counters.prompt_tokens, response.usage.prompt_tokens);
+        counters.add(&counters.completion_tokens, response.usage.completion_tokens);
+        let usd = response.usage.prompt_tokens as f64 * self.settings.input_usd_per_million
+            + response.usage.completion_tokens as f64 * self.settings.output_usd_per_million;
+        counters.add(&counters.cost_micro_usd, usd.round() as u64);
+        Ok(response)
+    }
+
+    /// Asks for a JSON value matching `schema`; malformed or off-schema replies
+    /// are retried up to `format_retries` times, then reported as `role`'s error.
+    pub async fn structured(
+        &self,
+        role: &'static str,
+        messages: Vec<ChatMessage>,
+        name: &str,
+        schema: &Value,
+        counters: &Counters,
+    ) -> Result<Value, RoleError> {
+        let validator = jsonschema::validator_for(schema)
+            .map_err(|e| RoleError::new(role, format!("bad output schema: {e}")))?;
+        let mut last_problem = String::new();
+        for _ in 0..=self.settings.format_retries {
+            let mut messages = messages.clone();
+            if !last_problem.is_empty() && self.settings.structured == StructuredMode::Prompt {
+                messages.push(ChatMessage::new(
+                    "user",
+                    format!("Your last reply was unusable ({last_problem}). Reply with JSON only."),
+                ));
+            }
+            let request = self.structured_request(messages, name, schema);
+            let response = self
+                .call(request, counters)
+                .await
+                .map_err(|e| RoleError::new(role, e))?;
+            let text = match self.settings.structured {
+                StructuredMode::ToolCall => response.tool_calls.first().map(|c| c.function.arguments.clone()),
+                _ => response.content.clone(),
+            };
+            let Some(text) = text else {
+                last_problem = "no content".into();
+                continue;
+            };
+            match parse_json(&text) {
+                Some(value) => match validator.validate(&value) {
+                    Ok(()) => return Ok(value),
+                    Err(e) => last_problem = format!("breaks the schema: {e}"),
+                },
+                None => last_problem = format!("not JSON: {}", snippet(&text)),
+            }
+        }
+        Err(RoleError::new(role, format!("unusable structured reply: {last_problem}")))
+    }
+
+    fn structured_request(&self, mut messages: Vec<ChatMessage>, name: &str, schema: &Value) -> ChatRequest {
+        let mut request = ChatRequest::default();
+        match self.settings.structured {
+            StructuredMode::JsonSchema => {
+                request.response_format = Some(json!({
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "strict": true, "schema": schema},
+                }));
+            }
+            StructuredMode::ToolCall => {
+                request.tools = vec![json!({
+                    "type": "function",
+                    "function": {"name": name, "description": "Submit the answer.", "parameters": schema},
+                })];
+            }
+            StructuredMode::Prompt => {
+                messages.push(ChatMessage::new(
+                    "user",
+                    format!("Answer with one JSON object that matches this JSON Schema, and nothing else:\n{schema}"),
+                ));
+            }
+        }
+        request.messages = messages;
+        request
+    }
+}
+
+/// Parses a JSON object, also from inside a ```json fence or surrounding prose.
+fn parse_json(text: &str) -> Option<Value> {
+    if let Ok(value) = serde_json::from_str(text.trim()) {
+        return Some(value);
+    }
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    serde_json::from_str(&text[start..=end]).ok()
+}
+
+fn snippet(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_survives_a_torn_tail_and_rejects_garbage_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llm.jsonl");
+        let good = serde_json::to_string(&CachedReply {
+            key: "k1".into(),
+            content: Some("hi".into()),
+            tool_calls: vec![],
+            usage: Usage::default(),
+        })
+        .unwrap();
+        std::fs::write(&path, format!("{good}\n{{\"key\": \"k2\", \"cont")).unwrap();
+        let cache = ReplayCache::open(dir.path(), false).unwrap();
+        assert_eq!(cache.len(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{good}\n"));
+        std::fs::write(&path, format!("garbage\n{good}\n")).unwrap();
+        let error = ReplayCache::open(dir.path(), false).err().unwrap();
+        assert!(error.to_string().contains("llm.jsonl:1"), "{error}");
+    }
+
+    #[test]
+    fn keys_depend_on_the_request_not_on_secrets() {
+        let mut request = ChatRequest::default();
+        request.messages.push(ChatMessage::new("user", "hi"));
+        let a = request_key("m", &request);
+        assert_eq!(a, request_key("m", &request));
+        assert_ne!(a, request_key("other", &request));
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn json_is_found_inside_fences() {
+        assert_eq!(parse_json("```json\n{\"a\": 1}\n```"), Some(json!({"a": 1})));
+        assert_eq!(parse_json("nope"), None);
+    }
+}

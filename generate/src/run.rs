@@ -1,0 +1,195 @@
+//! Many seeds at once, with output that survives `kill -9`.
+//!
+//! Layout of an output directory:
+//! - `data/<seed>.json`: the accepted workflow (reference layout);
+//! - `trace/<seed>.json`: every iteration's proposals, executions, gradient, update;
+//! - `metadata/<seed>.json`: accounting; written last, it marks the seed done;
+//! - `dataset.jsonl`: every accepted workflow in seed order, rebuilt at the end;
+//! - `summary.json`: totals of the run.
+//!
+//! Each file is written to a temporary name and renamed, so a kill loses at
+//! most the seeds in flight; a re-run skips seeds whose metadata exists.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use toolgrad_core::fsutil::write_atomic;
+
+use crate::engine::{Engine, SeedMetadata};
+use crate::error::{GenerateError, Result};
+use crate::workflow::Workflow;
+
+/// Totals of a run, saved as `summary.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub seeds: usize,
+    pub accepted: usize,
+    pub failed: usize,
+    /// Seeds found done on disk and skipped.
+    pub resumed: usize,
+    pub acceptance_rate: f64,
+    pub llm_calls: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    pub tool_calls: u64,
+    pub mean_steps_per_sample: f64,
+    pub mean_chains_per_sample: f64,
+    pub llm_calls_per_sample: f64,
+    /// Wall time of this invocation only.
+    pub wall_time_s: f64,
+}
+
+/// One line of `dataset.jsonl`: the seed id, then the workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    pub id: String,
+    #[serde(flatten)]
+    pub workflow: Workflow,
+}
+
+pub fn seed_name(seed: u64) -> String {
+    format!("{seed:05}")
+}
+
+fn file(out: &Path, folder: &str, seed: u64) -> PathBuf {
+    out.join(folder).join(format!("{}.json", seed_name(seed)))
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| GenerateError::io(path, e))?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes()).map_err(|e| GenerateError::io(path, e))
+}
+
+fn read_metadata(out: &Path, seed: u64) -> Option<SeedMetadata> {
+    let text = std::fs::read_to_string(file(out, "metadata", seed)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Runs every seed not already done, `concurrency` at a time, then rebuilds
+/// `dataset.jsonl` and `summary.json`.
+pub async fn run(
+    engine: Arc<Engine>,
+    seeds: &[u64],
+    concurrency: usize,
+    out: &Path,
+    show_progress: bool,
+) -> Result<RunSummary> {
+    let started = Instant::now();
+    for folder in ["data", "trace", "metadata"] {
+        let dir = out.join(folder);
+        std::fs::create_dir_all(&dir).map_err(|e| GenerateError::io(&dir, e))?;
+    }
+    let pending: Vec<u64> = seeds
+        .iter()
+        .copied()
+        .filter(|&seed| read_metadata(out, seed).is_none())
+        .collect();
+    let resumed = seeds.len() - pending.len();
+    let bar = progress_bar(show_progress, seeds.len() as u64, resumed as u64);
+    let mut totals = (0usize, 0usize, 0u64, 0f64);
+    let mut results = stream::iter(pending.iter().copied())
+        .map(|seed| {
+            let engine = engine.clone();
+            async move {
+                let outcome = engine.run_seed(seed).await;
+                save(out, seed, &outcome).map(|_| outcome.metadata)
+            }
+        })
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = results.next().await {
+        let metadata = result?;
+        if metadata.accepted {
+            totals.0 += 1;
+        } else {
+            totals.1 += 1;
+        }
+        totals.2 += metadata.llm_calls;
+        totals.3 += metadata.cost_usd;
+        bar.inc(1);
+        bar.set_message(format!(
+            "accepted {} · failed {} · LLM calls {} · ${:.4}",
+            totals.0, totals.1, totals.2, totals.3
+        ));
+    }
+    bar.finish();
+    let summary = finish(out, seeds, resumed, started)?;
+    Ok(summary)
+}
+
+fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} seeds · {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(done);
+    bar
+}
+
+fn save(out: &Path, seed: u64, outcome: &crate::engine::SeedOutcome) -> Result<()> {
+    if let Some(workflow) = &outcome.workflow {
+        write_json(&file(out, "data", seed), workflow)?;
+    }
+    write_json(&file(out, "trace", seed), &outcome.trace)?;
+    // Last: its presence marks the seed as done.
+    write_json(&file(out, "metadata", seed), &outcome.metadata)
+}
+
+/// Rebuilds `dataset.jsonl` (seed order) and `summary.json` from the files on disk.
+fn finish(out: &Path, seeds: &[u64], resumed: usize, started: Instant) -> Result<RunSummary> {
+    let mut lines = String::new();
+    let mut summary = RunSummary {
+        seeds: seeds.len(),
+        resumed,
+        ..RunSummary::default()
+    };
+    let (mut steps, mut chains) = (0usize, 0usize);
+    for &seed in seeds {
+        let Some(metadata) = read_metadata(out, seed) else {
+            continue;
+        };
+        summary.llm_calls += metadata.llm_calls;
+        summary.prompt_tokens += metadata.prompt_tokens;
+        summary.completion_tokens += metadata.completion_tokens;
+        summary.cost_usd += metadata.cost_usd;
+        summary.tool_calls += metadata.tool_calls;
+        if !metadata.accepted {
+            summary.failed += 1;
+            continue;
+        }
+        let path = file(out, "data", seed);
+        let text = std::fs::read_to_string(&path).map_err(|e| GenerateError::io(&path, e))?;
+        let workflow: Workflow = serde_json::from_str(&text)
+            .map_err(|e| GenerateError::data(&path, 0, e.to_string()))?;
+        summary.accepted += 1;
+        steps += workflow.num_steps();
+        chains += workflow.api_use_chains.len();
+        let record = DatasetRecord {
+            id: seed_name(seed),
+            workflow,
+        };
+        lines.push_str(&serde_json::to_string(&record).expect("records serialise"));
+        lines.push('\n');
+    }
+    let dataset = out.join("dataset.jsonl");
+    write_atomic(&dataset, lines.as_bytes()).map_err(|e| GenerateError::io(&dataset, e))?;
+    let done = summary.accepted + summary.failed;
+    let per = |x: f64, n: usize| if n == 0 { 0.0 } else { x / n as f64 };
+    summary.acceptance_rate = per(summary.accepted as f64, done);
+    summary.mean_steps_per_sample = per(steps as f64, summary.accepted);
+    summary.mean_chains_per_sample = per(chains as f64, summary.accepted);
+    summary.llm_calls_per_sample = per(summary.llm_calls as f64, done);
+    summary.wall_time_s = started.elapsed().as_secs_f64();
+    write_json(&out.join("summary.json"), &summary)?;
+    Ok(summary)
+}

@@ -1,0 +1,148 @@
+//! Builds a run from its config: tool sources into a [`ToolBox`], each role's
+//! policy (rule or LLM), the LLM clients and the record/replay cache.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
+
+use crate::config::{Backend, CacheMode, GenerateConfig, LlmSettings, PolicyKind, StructuredMode, ToolSourceConfig};
+use crate::engine::Engine;
+use crate::error::{GenerateError, Result};
+use crate::llm::{DynChat, ReplayCache, RoleLlm, RoleSettings};
+use crate::policy::llm::LlmPolicy;
+use crate::policy::rule::RulePolicy;
+use crate::policy::{Executor, InversePredictor, Proposer, Roles, Selector};
+use crate::tools::builtin::{BuiltinSource, Env};
+use crate::tools::mcp::McpSource;
+use crate::tools::toolbench::ToolbenchSource;
+use crate::tools::{CallLimits, ToolBox, ToolSource};
+use crate::validate::Validator;
+
+/// The tool sources of a config, connected, plus the built-in data (for pools).
+pub async fn toolbox(config: &GenerateConfig, cache_dir: &Path) -> Result<(ToolBox, Option<Arc<Env>>)> {
+    let mut sources: Vec<Arc<dyn ToolSource>> = Vec::new();
+    let mut env = None;
+    for source in &config.tools {
+        match source {
+            ToolSourceConfig::Builtin { domains } => {
+                let builtin = BuiltinSource::new(domains.as_deref()).map_err(GenerateError::Tools)?;
+                env = Some(builtin.env().clone());
+                sources.push(Arc::new(builtin));
+            }
+            ToolSourceConfig::Mcp { name, command, args, env: vars, allow, deterministic } => {
+                let mcp = McpSource::connect(name, command, args, vars, allow.as_deref(), *deterministic)
+                    .await
+                    .map_err(GenerateError::Tools)?;
+                sources.push(Arc::new(mcp));
+            }
+            ToolSourceConfig::Toolbench { catalog, endpoint, key_env } => {
+                let key = std::env::var(key_env).ok();
+                let toolbench = ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))
+                    .map_err(GenerateError::Tools)?;
+                sources.push(Arc::new(toolbench));
+            }
+        }
+    }
+    let limits = CallLimits {
+        timeout: Duration::from_secs_f64(config.limits.tool_timeout_s),
+        max_output_chars: config.limits.max_output_chars,
+    };
+    let toolbox = ToolBox::new(sources, limits).map_err(GenerateError::Tools)?;
+    Ok((toolbox, env))
+}
+
+fn role_llm(settings: &LlmSettings, cache: Option<Arc<ReplayCache>>) -> Result<RoleLlm> {
+    let chat: Arc<dyn DynChat> = match settings.backend.unwrap_or(Backend::Openai) {
+        Backend::Openai => {
+            let base_url = settings.base_url.clone().unwrap_or_default();
+            let mut client = OpenAiConfig::new(base_url, settings.model.clone().unwrap_or_default());
+            if let Some(var) = &settings.api_key_env {
+                client.api_key = Some(std::env::var(var).map_err(|_| {
+                    GenerateError::Llm(format!("the API key variable `{var}` is not set"))
+                })?);
+            }
+            if let Some(n) = settings.concurrency {
+                client.concurrency = n;
+            }
+            if let Some(n) = settings.max_retries {
+                client.max_retries = n;
+            }
+            if let Some(s) = settings.timeout_s {
+                client.timeout = Duration::from_secs_f64(s);
+            }
+            client.requests_per_minute = settings.requests_per_minute;
+            Arc::new(OpenAiClient::new(client).map_err(|e| GenerateError::Llm(e.to_string()))?)
+        }
+        Backend::Local => {
+            let path = settings
+                .model_path
+                .clone()
+                .unwrap_or_else(toolgrad_core::paths::default_model_path);
+            let engine = toolgrad_model::engine::Engine::load(&path)
+                .map_err(|e| GenerateError::Llm(format!("{}: {e}", path.display())))?;
+            Arc::new(toolgrad_model::chat_engine::LocalModel::new(engine))
+        }
+    };
+    let model = settings.model.clone().unwrap_or_else(|| {
+        settings
+            .model_path
+            .as_ref()
+            .map_or("local".into(), |p| p.display().to_string())
+    });
+    Ok(RoleLlm {
+        chat,
+        cache,
+        settings: RoleSettings {
+            model,
+            temperature: settings.temperature,
+            max_tokens: settings.max_tokens,
+            structured: settings.structured_output.unwrap_or(StructuredMode::JsonSchema),
+            format_retries: settings.format_retries.unwrap_or(2),
+            input_usd_per_million: settings.input_usd_per_million.unwrap_or(0.0),
+            output_usd_per_million: settings.output_usd_per_million.unwrap_or(0.0),
+        },
+    })
+}
+
+/// The engine for a config, writing its LLM cache under `out` unless the config names a dir.
+pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
+    let cache_dir = config.cache.dir.clone().unwrap_or_else(|| out.join("cache"));
+    let (toolbox, env) = toolbox(config, &cache_dir).await?;
+    let cache = match config.cache.mode {
+        CacheMode::Off => None,
+        mode if config.policy.uses_llm() => Some(Arc::new(ReplayCache::open(&cache_dir, mode == CacheMode::Replay)?)),
+        _ => None,
+    };
+    let rule = RulePolicy::new(env, config.num_proposals);
+    let llm_policy = |role: &str| -> Result<LlmPolicy> {
+        Ok(LlmPolicy {
+            llm: role_llm(&config.llm.for_role(role), cache.clone())?,
+            num_proposals: config.num_proposals,
+        })
+    };
+    let policy = &config.policy;
+    let proposer: Box<dyn Proposer> = match policy.proposer {
+        PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Llm => Box::new(llm_policy("proposer")?),
+    };
+    let executor: Box<dyn Executor> = match policy.executor {
+        PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Llm => Box::new(llm_policy("executor")?),
+    };
+    let selector: Box<dyn Selector> = match policy.selector {
+        PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Llm => Box::new(llm_policy("selector")?),
+    };
+    let inverse: Box<dyn InversePredictor> = match policy.inverse {
+        PolicyKind::Rule => Box::new(rule),
+        PolicyKind::Llm => Box::new(llm_policy("inverse")?),
+    };
+    Ok(Engine {
+        config: config.loop_config(),
+        roles: Roles { proposer, executor, selector, inverse },
+        toolbox: Arc::new(toolbox),
+        validator: Validator::new(config.validator.clone()),
+    })
+}
