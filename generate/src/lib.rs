@@ -10,6 +10,8 @@ pub mod engine;
 pub mod config;
 pub mod error;
 pub mod llm;
+#[cfg(feature = "test-support")]
+pub mod mock_llm;
 pub mod policy;
 pub mod run;
 pub mod setup;

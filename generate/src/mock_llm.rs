@@ -1,0 +1,211 @@
+//! Test doubles only (feature `test-support`): a scripted LLM that answers
+//! every role of the loop deterministically from the request alone, served
+//! either in-process ([`ScriptedLlm`], a [`ChatModel`]) or over HTTP on
+//! 127.0.0.1 ([`serve`]) with a fixed latency and injectable faults.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, FunctionCall, LlmError, ToolCall, Usage};
+
+fn hash(text: &str) -> u64 {
+    let digest = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A placeholder argument for a schema: enum, example, default, else by type.
+fn argument(schema: &Value) -> Value {
+    if let Some(v) = schema["enum"].as_array().and_then(|a| a.first()) {
+        return v.clone();
+    }
+    if let Some(v) = schema["examples"].as_array().and_then(|a| a.first()) {
+        return v.clone();
+    }
+    if let Some(v) = schema.get("default") {
+        return v.clone();
+    }
+    match schema["type"].as_str() {
+        Some("number") | Some("integer") => json!(1),
+        Some("boolean") => json!(true),
+        Some("array") => json!([1, 2]),
+        Some("object") => json!({}),
+        _ => json!("example"),
+    }
+}
+
+fn strings(schema: &Value) -> Vec<String> {
+    schema
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The scripted reply to a request: `(content, tool_calls)`.
+pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) {
+    let seed = hash(&serde_json::to_string(&request.messages).unwrap_or_default());
+    if let Some(format) = &request.response_format {
+        let name = format["json_schema"]["name"].as_str().unwrap_or_default();
+        let schema = &format["json_schema"]["schema"];
+        let content = match name {
+            "ApiProposalAll" => {
+                let names = strings(&schema["properties"]["proposals"]["items"]["properties"]["api"]["items"]["properties"]["name"]["enum"]);
+                let proposals: Vec<Value> = (0..3.min(names.len()))
+                    .map(|i| {
+                        let api = &names[(seed as usize + i * 7) % names.len()];
+                        json!({"id": format!("{i}"), "instruction": format!("Use {api} with typical inputs."), "api": [{"name": api}]})
+                    })
+                    .collect();
+                json!({"reason": "Scripted proposals.", "proposals": proposals})
+            }
+            "ApiSelection" => {
+                let ids = strings(&schema["properties"]["id"]["enum"]);
+                let chains = strings(&schema["properties"]["which_chain"]["enum"]);
+                json!({
+                    "id": ids[seed as usize % (ids.len() - 1).max(1)],
+                    "reason": "Scripted choice.",
+                    "which_chain": chains[seed as usize % chains.len()],
+                })
+            }
+            _ => json!({
+                "query": format!("Scripted query #{}", seed % 1000),
+                "response": "Scripted response.",
+            }),
+        };
+        return (Some(content.to_string()), Vec::new());
+    }
+    let answered = request.messages.last().is_some_and(|m| m.role == "tool");
+    let Some(tool) = request.tools.first().filter(|_| !answered) else {
+        return (Some("Done.".into()), Vec::new());
+    };
+    let function = &tool["function"];
+    let params = &function["parameters"];
+    let args: serde_json::Map<String, Value> = strings(&params["required"])
+        .into_iter()
+        .map(|name| {
+            let value = argument(&params["properties"][&name]);
+            (name, value)
+        })
+        .collect();
+    let call = ToolCall {
+        id: format!("call_{}", seed % 10_000),
+        kind: "function".into(),
+        function: FunctionCall {
+            name: function["name"].as_str().unwrap_or_default().to_owned(),
+            arguments: Value::Object(args).to_string(),
+        },
+    };
+    (None, vec![call])
+}
+
+fn usage(request: &ChatRequest) -> Usage {
+    let prompt: usize = request
+        .messages
+        .iter()
+        .map(|m| m.content.as_deref().map_or(0, str::len))
+        .sum();
+    Usage {
+        prompt_tokens: (prompt / 4) as u64,
+        completion_tokens: 20,
+    }
+}
+
+/// The scripted LLM as an in-process [`ChatModel`]; counts its calls.
+#[derive(Default)]
+pub struct ScriptedLlm {
+    pub calls: AtomicU64,
+}
+
+impl ChatModel for ScriptedLlm {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let (content, tool_calls) = scripted_reply(request);
+        Ok(ChatResponse {
+            content,
+            tool_calls,
+            usage: usage(request),
+            latency: Duration::ZERO,
+            attempts: 1,
+        })
+    }
+}
+
+/// Behaviour of the HTTP mock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MockOptions {
+    pub latency: Duration,
+    /// Every n-th request gets HTTP 500 (0 = never).
+    pub fail_every: u64,
+    /// Every n-th request gets unparsable JSON content (0 = never).
+    pub garbage_every: u64,
+}
+
+struct MockState {
+    options: MockOptions,
+    requests: AtomicU64,
+}
+
+/// A running mock endpoint.
+pub struct MockServer {
+    pub addr: SocketAddr,
+    state: Arc<MockState>,
+}
+
+impl MockServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// Serves the scripted LLM at `POST /v1/chat/completions` on 127.0.0.1 (`port` 0 = any).
+pub async fn serve(options: MockOptions, port: u16) -> std::io::Result<MockServer> {
+    let state = Arc::new(MockState {
+        options,
+        requests: AtomicU64::new(0),
+    });
+    let app = Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(MockServer { addr, state })
+}
+
+async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value>) -> Response {
+    let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    tokio::time::sleep(state.options.latency).await;
+    if state.options.fail_every > 0 && n % state.options.fail_every == 0 {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
+    }
+    let request = ChatRequest {
+        messages: serde_json::from_value(body["messages"].clone()).unwrap_or_default(),
+        tools: body["tools"].as_array().cloned().unwrap_or_default(),
+        response_format: body.get("response_format").cloned(),
+        ..ChatRequest::default()
+    };
+    let (mut content, tool_calls) = scripted_reply(&request);
+    if state.options.garbage_every > 0 && n % state.options.garbage_every == 0 {
+        content = Some("{not json".into());
+    }
+    let usage = usage(&request);
+    Json(json!({
+        "choices": [{"message": {"role": "assistant", "content": content, "tool_calls": if tool_calls.is_empty() { Value::Null } else { json!(tool_calls) }}}],
+        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+    }))
+    .into_response()
+}

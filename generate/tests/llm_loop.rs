@@ -1,0 +1,124 @@
+//! The loop driven by LLM-backed roles: a scripted LLM (in-process) and
+//! malformed replies, which must never crash a seed.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
+use toolgrad_generate::engine::LoopConfig;
+use toolgrad_generate::mock_llm::ScriptedLlm;
+use toolgrad_generate::validate::{Validator, ValidatorConfig};
+use toolgrad_generate::verify::check_sample;
+
+fn config() -> LoopConfig {
+    LoopConfig {
+        num_apis: 12,
+        num_proposals: 3,
+        max_iter: 4,
+        gradient_memory: 2,
+    }
+}
+
+#[tokio::test]
+async fn scripted_llm_grows_verifiable_workflows_and_traces_the_gradient() {
+    let llm = Arc::new(ScriptedLlm::default());
+    let engine = common::llm_engine(common::role_llm(llm.clone(), None), config());
+    let outcome = engine.run_seed(3).await;
+    assert!(outcome.metadata.accepted, "{:?}", outcome.metadata);
+    let workflow = outcome.workflow.unwrap();
+    assert!(workflow.query.starts_with("Scripted query"));
+    assert!(workflow.num_steps() >= 1);
+    // Every recorded step re-executes to the same observation.
+    let validator = Validator::new(ValidatorConfig::default());
+    assert_eq!(check_sample(&workflow, &engine.toolbox, &validator).await, Vec::<String>::new());
+    // The trace holds the gradient of each successful iteration, with its reason.
+    assert_eq!(outcome.trace.len(), 4);
+    let with_gradient = outcome.trace.iter().filter(|t| t.gradient.is_some()).count();
+    assert!(with_gradient >= 1);
+    for iteration in &outcome.trace {
+        assert!(iteration.sampled_apis.len() == 12);
+        if let Some(gradient) = &iteration.gradient {
+            assert_eq!(gradient.reason, "Scripted choice.");
+        }
+    }
+    // Accounting: every call counted, priced from the configured rates.
+    assert_eq!(outcome.metadata.llm_calls, llm.calls.load(Ordering::Relaxed));
+    assert!(outcome.metadata.cost_usd > 0.0);
+    assert!(outcome.metadata.tool_calls >= 1);
+    // Same seed, same workflow.
+    let again = engine.run_seed(3).await.workflow.unwrap();
+    assert_eq!(again, workflow);
+}
+
+/// Breaks every `every`-th reply in a given way.
+struct Faulty {
+    inner: ScriptedLlm,
+    every: u64,
+    n: AtomicU64,
+    fault: Fault,
+}
+
+#[derive(Clone, Copy)]
+enum Fault {
+    NotJson,
+    OffSchema,
+    UnknownTool,
+    BadArguments,
+    TransportError,
+}
+
+impl ChatModel for Faulty {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        let mut response = self.inner.chat(request).await?;
+        if self.n.fetch_add(1, Ordering::Relaxed) % self.every != 0 {
+            return Ok(response);
+        }
+        match self.fault {
+            Fault::NotJson if response.content.is_some() => response.content = Some("I think {".into()),
+            Fault::OffSchema if request.response_format.is_some() => response.content = Some("{\"surprise\": 1}".into()),
+            Fault::UnknownTool if !response.tool_calls.is_empty() => response.tool_calls[0].function.name = "no_such_tool".into(),
+            Fault::BadArguments if !response.tool_calls.is_empty() => response.tool_calls[0].function.arguments = "{city: ".into(),
+            Fault::TransportError => {
+                return Err(LlmError::Transport { endpoint: "mock".into(), attempts: 1, message: "connection reset".into() })
+            }
+            _ => {}
+        }
+        Ok(response)
+    }
+}
+
+#[tokio::test]
+async fn malformed_replies_fail_steps_not_seeds() {
+    for (fault, every) in [
+        (Fault::NotJson, 2),
+        (Fault::OffSchema, 2),
+        (Fault::UnknownTool, 1),
+        (Fault::BadArguments, 1),
+        (Fault::TransportError, 3),
+    ] {
+        let llm = Arc::new(Faulty { inner: ScriptedLlm::default(), every, n: AtomicU64::new(0), fault });
+        let engine = common::llm_engine(common::role_llm(llm, None), config());
+        let outcome = engine.run_seed(11).await;
+        assert_eq!(outcome.trace.len(), 4, "every iteration runs");
+        let early: Vec<&String> = outcome.trace.iter().filter_map(|t| t.early_next.as_ref()).collect();
+        match fault {
+            // Every tool call is broken: no step can succeed.
+            Fault::UnknownTool | Fault::BadArguments => {
+                assert!(!outcome.metadata.accepted);
+                assert!(early.iter().all(|e| e.contains("every execution failed")), "{early:?}");
+                let attempts: Vec<_> = outcome.trace.iter().flat_map(|t| &t.executions).flat_map(|r| &r.attempts).collect();
+                assert!(!attempts.is_empty());
+                let wanted = if matches!(fault, Fault::UnknownTool) { "unknown tool" } else { "not JSON" };
+                assert!(attempts.iter().all(|a| a.rejected.as_deref().is_some_and(|r| r.contains(wanted))));
+            }
+            // Format faults are retried or end one iteration early.
+            _ => {
+                if let Some(workflow) = &outcome.workflow {
+                    assert!(workflow.num_steps() >= 1);
+                }
+            }
+        }
+    }
+}
