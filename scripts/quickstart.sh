@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# The offline quickstart. Today it sets up the assets, builds toolgrad, and runs
-# the BFCL scorer end to end on the two reference answer sets (the ground truth
-# rendered as calls, and "[]"), which bound every model's score, then runs the
-# local model (SmolLM2-135M-Instruct on the burn engine) on a BFCL smoke subset,
-# free and with constrained decoding. Generation and training join this script as
-# those stages land.
+# The offline quickstart. It sets up the assets, builds toolgrad, generates a
+# ToolGrad dataset over the built-in tools with the rule-based role policy and
+# re-verifies every step of it, runs the BFCL scorer end to end on the two
+# reference answer sets (the ground truth rendered as calls, and "[]"), which
+# bound every model's score, then runs the local model (SmolLM2-135M-Instruct on
+# the burn engine) on a BFCL smoke subset, free and with constrained decoding.
+# Training joins this script when it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --bin toolgrad
 toolgrad=target/release/toolgrad
 out="${1:-out/quickstart}"
+echo "== generate: the ToolGrad loop, offline default (built-in tools, rule policy)"
+"$toolgrad" generate --config configs/generate-offline.toml --out "$out/generate-offline"
+"$toolgrad" verify "$out/generate-offline"
 for answers in ground-truth empty; do
   "$toolgrad" eval reference --answers "$answers" --out "$out/$answers/result"
   echo "== BFCL v4 single-turn, reference answers: $answers"

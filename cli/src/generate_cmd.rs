@@ -56,13 +56,23 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
     let config = GenerateConfig::load(&args.config)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let copy = args.out.join("config.toml");
-    let text = std::fs::read(&args.config).with_context(|| format!("reading {}", args.config.display()))?;
-    toolgrad_core::fsutil::write_atomic(&copy, &text).with_context(|| format!("writing {}", copy.display()))?;
+    let text = std::fs::read(&args.config)
+        .with_context(|| format!("reading {}", args.config.display()))?;
+    toolgrad_core::fsutil::write_atomic(&copy, &text)
+        .with_context(|| format!("writing {}", copy.display()))?;
     let summary = runtime()?.block_on(async {
         let engine = Arc::new(toolgrad_generate::setup::engine(&config, &args.out).await?);
-        toolgrad_generate::run::run(engine, &config.seeds(), config.concurrency, &args.out, !args.quiet).await
+        toolgrad_generate::run::run(
+            engine,
+            &config.seeds(),
+            config.concurrency,
+            &args.out,
+            !args.quiet,
+        )
+        .await
     })?;
     eprintln!(
         "{} seeds: {} accepted, {} failed ({} resumed) · {:.1} steps and {:.1} chains per sample · {} LLM calls · ${:.4} · {:.1} s",
@@ -90,13 +100,19 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         let (toolbox, validator) = match &config_path {
             Some(path) => {
                 let config = GenerateConfig::load(path)?;
-                let cache = config.cache.dir.clone().unwrap_or_else(|| args.dataset.join("cache"));
+                let cache = config
+                    .cache
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| args.dataset.join("cache"));
                 let (toolbox, _) = toolgrad_generate::setup::toolbox(&config, &cache).await?;
                 (toolbox, Validator::new(config.validator.clone()))
             }
             None => {
-                let builtin: Arc<dyn ToolSource> = Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
-                let toolbox = ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
+                let builtin: Arc<dyn ToolSource> =
+                    Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
+                let toolbox = ToolBox::new(vec![builtin], CallLimits::default())
+                    .map_err(anyhow::Error::msg)?;
                 (toolbox, Validator::new(Default::default()))
             }
         };
@@ -104,11 +120,21 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         anyhow::Ok(report)
     })?;
     for failure in &report.failures {
-        eprintln!("line {} ({}): {}", failure.line, failure.id, failure.problems.join("; "));
+        eprintln!(
+            "line {} ({}): {}",
+            failure.line,
+            failure.id,
+            failure.problems.join("; ")
+        );
     }
-    let out = if args.dataset.is_dir() { args.dataset.join("verify.json") } else { args.dataset.with_extension("verify.json") };
+    let out = if args.dataset.is_dir() {
+        args.dataset.join("verify.json")
+    } else {
+        args.dataset.with_extension("verify.json")
+    };
     let text = serde_json::to_string_pretty(&report)? + "\n";
-    toolgrad_core::fsutil::write_atomic(&out, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+    toolgrad_core::fsutil::write_atomic(&out, text.as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
     println!(
         "{}/{} samples passed ({:.1} %), {} steps re-executed · report: {}",
         report.passed,
@@ -120,7 +146,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     if report.samples == 0 {
         bail!("{}: the dataset has no samples", report.dataset);
     }
-    Ok(if report.passed == report.samples { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.passed == report.samples {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn tools(command: ToolsCommand) -> Result<ExitCode> {
@@ -132,14 +162,18 @@ pub fn tools(command: ToolsCommand) -> Result<ExitCode> {
             }
         }
         ToolsCommand::Call { name, args } => {
-            let args: serde_json::Value = serde_json::from_str(&args).context("the arguments are not JSON")?;
+            let args: serde_json::Value =
+                serde_json::from_str(&args).context("the arguments are not JSON")?;
             let builtin: Arc<dyn ToolSource> = source;
-            let toolbox = ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
+            let toolbox =
+                ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
             let observation = runtime()?.block_on(toolbox.call(&name, &args))?;
             println!("{observation}");
         }
         ToolsCommand::Mcp => {
-            runtime()?.block_on(toolgrad_generate::tools::mcp::serve_builtin(source)).map_err(anyhow::Error::msg)?;
+            runtime()?
+                .block_on(toolgrad_generate::tools::mcp::serve_builtin(source))
+                .map_err(anyhow::Error::msg)?;
         }
     }
     Ok(ExitCode::SUCCESS)

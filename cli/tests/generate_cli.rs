@@ -21,7 +21,11 @@ fn generate(config: &Path, out: &Path) -> std::process::Output {
 }
 
 fn verify(dataset: &Path) -> std::process::Output {
-    Command::new(TOOLGRAD).arg("verify").arg(dataset).output().unwrap()
+    Command::new(TOOLGRAD)
+        .arg("verify")
+        .arg(dataset)
+        .output()
+        .unwrap()
 }
 
 fn files_in(dir: &Path) -> usize {
@@ -33,32 +37,53 @@ fn offline_default_verifies_and_verify_names_broken_lines() {
     let out = tempfile::tempdir().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/generate-offline.toml");
     let run = generate(&config, out.path());
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let check = verify(out.path());
     let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{stdout}{}", String::from_utf8_lossy(&check.stderr));
-    assert!(stdout.contains("48/48 samples passed (100.0 %)"), "{stdout}");
+    assert!(
+        check.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        stdout.contains("48/48 samples passed (100.0 %)"),
+        "{stdout}"
+    );
 
     // Tamper with one recorded observation and break another line.
     let dataset = out.path().join("dataset.jsonl");
     let text = std::fs::read_to_string(&dataset).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut record: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
-    record["api_use_chains"]["api_use_chain_1"]["intermediate_steps"][0][1] = "{\"made\": \"up\"}".into();
+    record["api_use_chains"]["api_use_chain_1"]["intermediate_steps"][0][1] =
+        "{\"made\": \"up\"}".into();
     lines[1] = record.to_string();
     lines[3] = "{\"query\": ".into();
     std::fs::write(&dataset, lines.join("\n") + "\n").unwrap();
     let check = verify(out.path());
     assert_eq!(check.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&check.stderr);
-    assert!(stderr.contains("line 2") && stderr.contains("different observation"), "{stderr}");
-    assert!(stderr.contains("line 4") && stderr.contains("not a dataset record"), "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("different observation"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 4") && stderr.contains("not a dataset record"),
+        "{stderr}"
+    );
     assert!(String::from_utf8_lossy(&check.stdout).contains("46/48"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_llm_run_resumes_to_the_uninterrupted_dataset() {
-    let options = MockOptions { latency: Duration::from_millis(40), ..MockOptions::default() };
+    let options = MockOptions {
+        latency: Duration::from_millis(40),
+        ..MockOptions::default()
+    };
     let server = serve(options, 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");
@@ -96,7 +121,11 @@ kind = "builtin"
     })
     .await
     .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     let mut child = Command::new(TOOLGRAD)
         .args(["generate", "--quiet", "--config"])
@@ -108,7 +137,10 @@ kind = "builtin"
         .unwrap();
     let started = Instant::now();
     while files_in(&killed.join("metadata")) < 4 {
-        assert!(started.elapsed() < Duration::from_secs(60), "the run made no progress");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the run made no progress"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill().unwrap(); // SIGKILL
@@ -122,7 +154,8 @@ kind = "builtin"
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".json") && !name.starts_with('.') {
                 let text = std::fs::read_to_string(entry.path()).unwrap();
-                serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
     }

@@ -14,22 +14,33 @@ use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
 const TOOLGRAD: &str = env!("CARGO_BIN_EXE_toolgrad");
 
 fn npm_server(name: &str) -> String {
-    let path: PathBuf = toolgrad_core::paths::cache_dir().join("npm/node_modules/.bin").join(name);
-    assert!(path.exists(), "{} is missing: run scripts/setup.sh", path.display());
+    let path: PathBuf = toolgrad_core::paths::cache_dir()
+        .join("npm/node_modules/.bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup.sh",
+        path.display()
+    );
     path.display().to_string()
 }
 
 #[tokio::test]
 async fn the_builtin_library_served_over_mcp_answers_like_the_library() {
     let args = vec!["tools".to_string(), "mcp".to_string()];
-    let mcp = McpSource::connect("toolgrad", TOOLGRAD, &args, &BTreeMap::new(), None, true).await.unwrap();
+    let mcp = McpSource::connect("toolgrad", TOOLGRAD, &args, &BTreeMap::new(), None, true)
+        .await
+        .unwrap();
     let local = BuiltinSource::new(None).unwrap();
     assert_eq!(mcp.tools().len(), local.tools().len());
     assert_eq!(mcp.tools()[0].parameters, local.tools()[0].parameters);
     let call = json!({"city_a": "Lisbon", "city_b": "Rome"});
     let remote = mcp.call("distance_between_cities", &call).await.unwrap();
     assert_eq!(remote, local.run("distance_between_cities", &call).unwrap());
-    let error = mcp.call("city_info", &json!({"city": "Atlantis"})).await.unwrap_err();
+    let error = mcp
+        .call("city_info", &json!({"city": "Atlantis"}))
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("Atlantis"), "{error}");
 }
 
@@ -37,13 +48,21 @@ async fn the_builtin_library_served_over_mcp_answers_like_the_library() {
 async fn a_dead_mcp_server_is_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
-    let script = format!("echo $$ > {}; exec {TOOLGRAD} tools mcp", pid_file.display());
+    let script = format!(
+        "echo $$ > {}; exec {TOOLGRAD} tools mcp",
+        pid_file.display()
+    );
     let args = vec!["-c".to_string(), script];
-    let mcp = McpSource::connect("restartable", "bash", &args, &BTreeMap::new(), None, true).await.unwrap();
+    let mcp = McpSource::connect("restartable", "bash", &args, &BTreeMap::new(), None, true)
+        .await
+        .unwrap();
     let call = json!({"date": "2026-06-21"});
     let first = mcp.call("day_of_week", &call).await.unwrap();
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let status = std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-9", pid.trim()])
+        .status()
+        .unwrap();
     assert!(status.success());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(mcp.call("day_of_week", &call).await.unwrap(), first);
@@ -57,16 +76,29 @@ async fn reference_filesystem_server_through_the_toolbox() {
     std::fs::write(root.path().join("favorite_cities.txt"), "Kyoto\nPorto\n").unwrap();
     let root_path = root.path().display().to_string();
     let allow = vec!["read_text_file".to_string(), "list_directory".to_string()];
-    let mcp = McpSource::connect("fs", &npm_server("mcp-server-filesystem"), &[root_path.clone()], &BTreeMap::new(), Some(&allow), true)
-        .await
-        .unwrap();
+    let mcp = McpSource::connect(
+        "fs",
+        &npm_server("mcp-server-filesystem"),
+        std::slice::from_ref(&root_path),
+        &BTreeMap::new(),
+        Some(&allow),
+        true,
+    )
+    .await
+    .unwrap();
     assert_eq!(mcp.tools().len(), 2);
     let source: Arc<dyn ToolSource> = Arc::new(mcp);
     let toolbox = ToolBox::new(vec![source], CallLimits::default()).unwrap();
-    let listing = toolbox.call("list_directory", &json!({"path": root_path})).await.unwrap();
+    let listing = toolbox
+        .call("list_directory", &json!({"path": root_path}))
+        .await
+        .unwrap();
     assert!(listing.contains("favorite_cities.txt"), "{listing}");
     let file = format!("{root_path}/favorite_cities.txt");
-    let text = toolbox.call("read_text_file", &json!({"path": file})).await.unwrap();
+    let text = toolbox
+        .call("read_text_file", &json!({"path": file}))
+        .await
+        .unwrap();
     assert!(text.contains("Porto"), "{text}");
     // Schema-checked before it reaches the server.
     assert!(toolbox.call("read_text_file", &json!({})).await.is_err());
@@ -76,8 +108,20 @@ async fn reference_filesystem_server_through_the_toolbox() {
 #[tokio::test]
 async fn reference_memory_server_keeps_a_knowledge_graph() {
     let dir = tempfile::tempdir().unwrap();
-    let env = BTreeMap::from([("MEMORY_FILE_PATH".to_string(), dir.path().join("memory.jsonl").display().to_string())]);
-    let mcp = McpSource::connect("memory", &npm_server("mcp-server-memory"), &[], &env, None, false).await.unwrap();
+    let env = BTreeMap::from([(
+        "MEMORY_FILE_PATH".to_string(),
+        dir.path().join("memory.jsonl").display().to_string(),
+    )]);
+    let mcp = McpSource::connect(
+        "memory",
+        &npm_server("mcp-server-memory"),
+        &[],
+        &env,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
     assert!(mcp.tools().iter().any(|t| t.name == "create_entities"));
     let entity = json!({"entities": [{"name": "Lisbon", "entityType": "city", "observations": ["capital of Portugal"]}]});
     mcp.call("create_entities", &entity).await.unwrap();

@@ -141,7 +141,9 @@ impl LlmConfig {
             "selector" => &self.selector,
             _ => &self.inverse,
         };
-        table.as_ref().map_or_else(|| self.default.clone(), |t| t.over(&self.default))
+        table
+            .as_ref()
+            .map_or_else(|| self.default.clone(), |t| t.over(&self.default))
     }
 }
 
@@ -308,7 +310,7 @@ impl GenerateConfig {
         if self.tools.is_empty() {
             return fail("`tools` lists no tool source");
         }
-        if !(self.limits.tool_timeout_s > 0.0) {
+        if self.limits.tool_timeout_s.is_nan() || self.limits.tool_timeout_s <= 0.0 {
             return fail("`limits.tool_timeout_s` must be positive");
         }
         for role in ["proposer", "executor", "selector", "inverse"] {
@@ -319,13 +321,12 @@ impl GenerateConfig {
                 "selector" => self.policy.selector,
                 _ => self.policy.inverse,
             } == PolicyKind::Llm;
-            if is_llm && settings.backend.unwrap_or(Backend::Openai) == Backend::Openai {
-                if settings.base_url.is_none() || settings.model.is_none() {
-                    return Err(GenerateError::config(
-                        path,
-                        format!("role `{role}` uses an LLM: set `llm.base_url` and `llm.model` (or `[llm.{role}]`)"),
-                    ));
-                }
+            let openai = settings.backend.unwrap_or(Backend::Openai) == Backend::Openai;
+            if is_llm && openai && (settings.base_url.is_none() || settings.model.is_none()) {
+                return Err(GenerateError::config(
+                    path,
+                    format!("role `{role}` uses an LLM: set `llm.base_url` and `llm.model` (or `[llm.{role}]`)"),
+                ));
             }
         }
         Ok(())
@@ -371,14 +372,18 @@ mod tests {
         let selector = config.llm.for_role("selector");
         assert_eq!(selector.model.as_deref(), Some("big"));
         assert_eq!(selector.temperature, Some(1.0));
-        assert_eq!(config.llm.for_role("proposer").model.as_deref(), Some("small"));
+        assert_eq!(
+            config.llm.for_role("proposer").model.as_deref(),
+            Some("small")
+        );
     }
 
     #[test]
     fn bad_configs_name_the_problem() {
         let err = GenerateConfig::parse("num_seeds = 0", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("num_seeds"), "{err}");
-        let err = GenerateConfig::parse("num_seeds = 1\nnum_apiz = 3", Path::new("a.toml")).unwrap_err();
+        let err =
+            GenerateConfig::parse("num_seeds = 1\nnum_apiz = 3", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("num_apiz"), "{err}");
         let err = GenerateConfig::parse("num_seeds = 1\n[policy]\nproposer = \"llm\"\nexecutor = \"rule\"\nselector = \"rule\"\ninverse = \"rule\"", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("llm.base_url"), "{err}");

@@ -88,7 +88,13 @@ pub struct Engine {
 }
 
 /// The reference's per-iteration reseed: `seed * max_iter + step`.
-pub fn sample_apis(names: &[String], num_apis: usize, seed: u64, max_iter: u64, step: u64) -> Vec<String> {
+pub fn sample_apis(
+    names: &[String],
+    num_apis: usize,
+    seed: u64,
+    max_iter: u64,
+    step: u64,
+) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(max_iter).wrapping_add(step));
     let amount = num_apis.min(names.len());
     rand::seq::index::sample(&mut rng, names.len(), amount)
@@ -210,7 +216,10 @@ impl Engine {
             .find(|r| &r.id == chosen)
             .and_then(|r| r.step.clone())
         else {
-            return early(record, format!("the selector chose an unknown report `{chosen}`"));
+            return early(
+                record,
+                format!("the selector chose an unknown report `{chosen}`"),
+            );
         };
 
         let mut updated = current.clone();
@@ -258,7 +267,10 @@ fn proposal_problem(set: &ProposalSet, sampled: &[String]) -> Option<String> {
             ));
         }
         if let Some(api) = proposal.apis.iter().find(|a| !allowed.contains(a)) {
-            return Some(format!("proposal {} names `{api}`, which was not sampled", proposal.id));
+            return Some(format!(
+                "proposal {} names `{api}`, which was not sampled",
+                proposal.id
+            ));
         }
     }
     None

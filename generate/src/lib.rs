@@ -6,8 +6,8 @@
 //! [`run`] (many seeds, resumable output) → [`verify`] (re-execution).
 //! [`policy`] holds the roles, rule-based and LLM-backed.
 
-pub mod engine;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod llm;
 #[cfg(feature = "test-support")]

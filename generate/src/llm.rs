@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use toolgrad_core::fsutil::append_line;
-use toolgrad_core::llm::{ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage};
+use toolgrad_core::llm::{
+    ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
+};
 
 use crate::config::StructuredMode;
 use crate::error::{GenerateError, Result};
@@ -20,11 +22,17 @@ use crate::policy::{Counters, RoleError};
 
 /// [`ChatModel`] in object-safe form, so roles can hold any backend.
 pub trait DynChat: Send + Sync {
-    fn chat_dyn<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+    fn chat_dyn<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
 }
 
 impl<T: ChatModel> DynChat for T {
-    fn chat_dyn<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+    fn chat_dyn<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(self.chat(request))
     }
 }
@@ -142,7 +150,11 @@ pub struct RoleLlm {
 
 impl RoleLlm {
     /// One chat call through the cache, counted in `counters`.
-    pub async fn call(&self, mut request: ChatRequest, counters: &Counters) -> Result<ChatResponse, String> {
+    pub async fn call(
+        &self,
+        mut request: ChatRequest,
+        counters: &Counters,
+    ) -> Result<ChatResponse, String> {
         request.temperature = request.temperature.or(self.settings.temperature);
         request.max_tokens = request.max_tokens.or(self.settings.max_tokens);
         let key = request_key(&self.settings.model, &request);
@@ -158,7 +170,11 @@ impl RoleLlm {
                 if self.cache.as_ref().is_some_and(|c| c.replay_only) {
                     return Err(format!("replay cache has no reply for request {key}"));
                 }
-                let response = self.chat.chat_dyn(&request).await.map_err(|e| e.to_string())?;
+                let response = self
+                    .chat
+                    .chat_dyn(&request)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if let Some(cache) = &self.cache {
                     cache
                         .put(CachedReply {
@@ -174,7 +190,10 @@ impl RoleLlm {
         };
         counters.add(&counters.llm_calls, 1);
         counters.add(&counters.prompt_tokens, response.usage.prompt_tokens);
-        counters.add(&counters.completion_tokens, response.usage.completion_tokens);
+        counters.add(
+            &counters.completion_tokens,
+            response.usage.completion_tokens,
+        );
         let usd = response.usage.prompt_tokens as f64 * self.settings.input_usd_per_million
             + response.usage.completion_tokens as f64 * self.settings.output_usd_per_million;
         counters.add(&counters.cost_micro_usd, usd.round() as u64);
@@ -208,7 +227,10 @@ impl RoleLlm {
                 .await
                 .map_err(|e| RoleError::new(role, e))?;
             let text = match self.settings.structured {
-                StructuredMode::ToolCall => response.tool_calls.first().map(|c| c.function.arguments.clone()),
+                StructuredMode::ToolCall => response
+                    .tool_calls
+                    .first()
+                    .map(|c| c.function.arguments.clone()),
                 _ => response.content.clone(),
             };
             let Some(text) = text else {
@@ -223,10 +245,18 @@ impl RoleLlm {
                 None => last_problem = format!("not JSON: {}", snippet(&text)),
             }
         }
-        Err(RoleError::new(role, format!("unusable structured reply: {last_problem}")))
+        Err(RoleError::new(
+            role,
+            format!("unusable structured reply: {last_problem}"),
+        ))
     }
 
-    fn structured_request(&self, mut messages: Vec<ChatMessage>, name: &str, schema: &Value) -> ChatRequest {
+    fn structured_request(
+        &self,
+        mut messages: Vec<ChatMessage>,
+        name: &str,
+        schema: &Value,
+    ) -> ChatRequest {
         let mut request = ChatRequest::default();
         match self.settings.structured {
             StructuredMode::JsonSchema => {
@@ -303,7 +333,10 @@ mod tests {
 
     #[test]
     fn json_is_found_inside_fences() {
-        assert_eq!(parse_json("```json\n{\"a\": 1}\n```"), Some(json!({"a": 1})));
+        assert_eq!(
+            parse_json("```json\n{\"a\": 1}\n```"),
+            Some(json!({"a": 1}))
+        );
         assert_eq!(parse_json("nope"), None);
     }
 }

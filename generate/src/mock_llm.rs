@@ -15,7 +15,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, FunctionCall, LlmError, ToolCall, Usage};
+use toolgrad_core::llm::{
+    ChatModel, ChatRequest, ChatResponse, FunctionCall, LlmError, ToolCall, Usage,
+};
 
 fn hash(text: &str) -> u64 {
     let digest = Sha256::digest(text.as_bytes());
@@ -59,7 +61,10 @@ pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) 
         let schema = &format["json_schema"]["schema"];
         let content = match name {
             "ApiProposalAll" => {
-                let names = strings(&schema["properties"]["proposals"]["items"]["properties"]["api"]["items"]["properties"]["name"]["enum"]);
+                let names = strings(
+                    &schema["properties"]["proposals"]["items"]["properties"]["api"]["items"]
+                        ["properties"]["name"]["enum"],
+                );
                 let proposals: Vec<Value> = (0..3.min(names.len()))
                     .map(|i| {
                         let api = &names[(seed as usize + i * 7) % names.len()];
@@ -189,7 +194,7 @@ pub async fn serve(options: MockOptions, port: u16) -> std::io::Result<MockServe
 async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value>) -> Response {
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     tokio::time::sleep(state.options.latency).await;
-    if state.options.fail_every > 0 && n % state.options.fail_every == 0 {
+    if state.options.fail_every > 0 && n.is_multiple_of(state.options.fail_every) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
     }
     let request = ChatRequest {
@@ -199,7 +204,7 @@ async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value
         ..ChatRequest::default()
     };
     let (mut content, tool_calls) = scripted_reply(&request);
-    if state.options.garbage_every > 0 && n % state.options.garbage_every == 0 {
+    if state.options.garbage_every > 0 && n.is_multiple_of(state.options.garbage_every) {
         content = Some("{not json".into());
     }
     let usage = usage(&request);

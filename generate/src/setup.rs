@@ -1,13 +1,16 @@
 //! Builds a run from its config: tool sources into a [`ToolBox`], each role's
 //! policy (rule or LLM), the LLM clients and the record/replay cache.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
 
-use crate::config::{Backend, CacheMode, GenerateConfig, LlmSettings, PolicyKind, StructuredMode, ToolSourceConfig};
+use crate::config::{
+    Backend, CacheMode, GenerateConfig, LlmSettings, PolicyKind, StructuredMode, ToolSourceConfig,
+};
 use crate::engine::Engine;
 use crate::error::{GenerateError, Result};
 use crate::llm::{DynChat, ReplayCache, RoleLlm, RoleSettings};
@@ -21,26 +24,43 @@ use crate::tools::{CallLimits, ToolBox, ToolSource};
 use crate::validate::Validator;
 
 /// The tool sources of a config, connected, plus the built-in data (for pools).
-pub async fn toolbox(config: &GenerateConfig, cache_dir: &Path) -> Result<(ToolBox, Option<Arc<Env>>)> {
+pub async fn toolbox(
+    config: &GenerateConfig,
+    cache_dir: &Path,
+) -> Result<(ToolBox, Option<Arc<Env>>)> {
     let mut sources: Vec<Arc<dyn ToolSource>> = Vec::new();
     let mut env = None;
     for source in &config.tools {
         match source {
             ToolSourceConfig::Builtin { domains } => {
-                let builtin = BuiltinSource::new(domains.as_deref()).map_err(GenerateError::Tools)?;
+                let builtin =
+                    BuiltinSource::new(domains.as_deref()).map_err(GenerateError::Tools)?;
                 env = Some(builtin.env().clone());
                 sources.push(Arc::new(builtin));
             }
-            ToolSourceConfig::Mcp { name, command, args, env: vars, allow, deterministic } => {
-                let mcp = McpSource::connect(name, command, args, vars, allow.as_deref(), *deterministic)
-                    .await
-                    .map_err(GenerateError::Tools)?;
+            ToolSourceConfig::Mcp {
+                name,
+                command,
+                args,
+                env: vars,
+                allow,
+                deterministic,
+            } => {
+                let mcp =
+                    McpSource::connect(name, command, args, vars, allow.as_deref(), *deterministic)
+                        .await
+                        .map_err(GenerateError::Tools)?;
                 sources.push(Arc::new(mcp));
             }
-            ToolSourceConfig::Toolbench { catalog, endpoint, key_env } => {
+            ToolSourceConfig::Toolbench {
+                catalog,
+                endpoint,
+                key_env,
+            } => {
                 let key = std::env::var(key_env).ok();
-                let toolbench = ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))
-                    .map_err(GenerateError::Tools)?;
+                let toolbench =
+                    ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))
+                        .map_err(GenerateError::Tools)?;
                 sources.push(Arc::new(toolbench));
             }
         }
@@ -53,11 +73,70 @@ pub async fn toolbox(config: &GenerateConfig, cache_dir: &Path) -> Result<(ToolB
     Ok((toolbox, env))
 }
 
-fn role_llm(settings: &LlmSettings, cache: Option<Arc<ReplayCache>>) -> Result<RoleLlm> {
+/// Backends already built, keyed by what identifies them: roles that name the
+/// same endpoint (or model file) share one client, its concurrency limit and
+/// rate limit, and a local model is loaded once.
+type Backends = HashMap<String, Arc<dyn DynChat>>;
+
+fn backend_key(settings: &LlmSettings) -> String {
+    let s = settings;
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        s.backend,
+        s.base_url,
+        s.model,
+        s.api_key_env,
+        s.model_path,
+        s.concurrency,
+        s.requests_per_minute,
+        s.max_retries,
+        s.timeout_s
+    )
+}
+
+fn role_llm(
+    settings: &LlmSettings,
+    cache: Option<Arc<ReplayCache>>,
+    backends: &mut Backends,
+) -> Result<RoleLlm> {
+    let key = backend_key(settings);
+    let chat = match backends.get(&key) {
+        Some(chat) => chat.clone(),
+        None => {
+            let chat = backend(settings)?;
+            backends.insert(key, chat.clone());
+            chat
+        }
+    };
+    let model = settings.model.clone().unwrap_or_else(|| {
+        settings
+            .model_path
+            .as_ref()
+            .map_or("local".into(), |p| p.display().to_string())
+    });
+    Ok(RoleLlm {
+        chat,
+        cache,
+        settings: RoleSettings {
+            model,
+            temperature: settings.temperature,
+            max_tokens: settings.max_tokens,
+            structured: settings
+                .structured_output
+                .unwrap_or(StructuredMode::JsonSchema),
+            format_retries: settings.format_retries.unwrap_or(2),
+            input_usd_per_million: settings.input_usd_per_million.unwrap_or(0.0),
+            output_usd_per_million: settings.output_usd_per_million.unwrap_or(0.0),
+        },
+    })
+}
+
+fn backend(settings: &LlmSettings) -> Result<Arc<dyn DynChat>> {
     let chat: Arc<dyn DynChat> = match settings.backend.unwrap_or(Backend::Openai) {
         Backend::Openai => {
             let base_url = settings.base_url.clone().unwrap_or_default();
-            let mut client = OpenAiConfig::new(base_url, settings.model.clone().unwrap_or_default());
+            let mut client =
+                OpenAiConfig::new(base_url, settings.model.clone().unwrap_or_default());
             if let Some(var) = &settings.api_key_env {
                 client.api_key = Some(std::env::var(var).map_err(|_| {
                     GenerateError::Llm(format!("the API key variable `{var}` is not set"))
@@ -85,40 +164,30 @@ fn role_llm(settings: &LlmSettings, cache: Option<Arc<ReplayCache>>) -> Result<R
             Arc::new(toolgrad_model::chat_engine::LocalModel::new(engine))
         }
     };
-    let model = settings.model.clone().unwrap_or_else(|| {
-        settings
-            .model_path
-            .as_ref()
-            .map_or("local".into(), |p| p.display().to_string())
-    });
-    Ok(RoleLlm {
-        chat,
-        cache,
-        settings: RoleSettings {
-            model,
-            temperature: settings.temperature,
-            max_tokens: settings.max_tokens,
-            structured: settings.structured_output.unwrap_or(StructuredMode::JsonSchema),
-            format_retries: settings.format_retries.unwrap_or(2),
-            input_usd_per_million: settings.input_usd_per_million.unwrap_or(0.0),
-            output_usd_per_million: settings.output_usd_per_million.unwrap_or(0.0),
-        },
-    })
+    Ok(chat)
 }
 
 /// The engine for a config, writing its LLM cache under `out` unless the config names a dir.
 pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
-    let cache_dir = config.cache.dir.clone().unwrap_or_else(|| out.join("cache"));
+    let cache_dir = config
+        .cache
+        .dir
+        .clone()
+        .unwrap_or_else(|| out.join("cache"));
     let (toolbox, env) = toolbox(config, &cache_dir).await?;
     let cache = match config.cache.mode {
         CacheMode::Off => None,
-        mode if config.policy.uses_llm() => Some(Arc::new(ReplayCache::open(&cache_dir, mode == CacheMode::Replay)?)),
+        mode if config.policy.uses_llm() => Some(Arc::new(ReplayCache::open(
+            &cache_dir,
+            mode == CacheMode::Replay,
+        )?)),
         _ => None,
     };
     let rule = RulePolicy::new(env, config.num_proposals);
-    let llm_policy = |role: &str| -> Result<LlmPolicy> {
+    let mut backends = Backends::new();
+    let mut llm_policy = |role: &str| -> Result<LlmPolicy> {
         Ok(LlmPolicy {
-            llm: role_llm(&config.llm.for_role(role), cache.clone())?,
+            llm: role_llm(&config.llm.for_role(role), cache.clone(), &mut backends)?,
             num_proposals: config.num_proposals,
         })
     };
@@ -141,7 +210,12 @@ pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
     };
     Ok(Engine {
         config: config.loop_config(),
-        roles: Roles { proposer, executor, selector, inverse },
+        roles: Roles {
+            proposer,
+            executor,
+            selector,
+            inverse,
+        },
         toolbox: Arc::new(toolbox),
         validator: Validator::new(config.validator.clone()),
     })

@@ -53,17 +53,8 @@ impl Default for ValidatorConfig {
             ]),
             keywords_anywhere: true,
             metadata_keys: strings(&[
-                "status",
-                "code",
-                "message",
-                "count",
-                "page",
-                "total",
-                "limit",
-                "offset",
-                "success",
-                "ok",
-                "meta",
+                "status", "code", "message", "count", "page", "total", "limit", "offset",
+                "success", "ok", "meta",
             ]),
         }
     }
@@ -105,7 +96,12 @@ impl Validator {
             return Some("HTML or XML instead of data".into());
         }
         let lower = text.to_lowercase();
-        if let Some(phrase) = self.config.error_phrases.iter().find(|p| lower.contains(*p)) {
+        if let Some(phrase) = self
+            .config
+            .error_phrases
+            .iter()
+            .find(|p| lower.contains(*p))
+        {
             return Some(format!("contains the error phrase `{phrase}`"));
         }
         match serde_json::from_str::<Value>(text) {
@@ -151,16 +147,25 @@ impl Validator {
         if map.keys().all(is_meta) {
             return Some("only metadata fields".into());
         }
-        let content: Vec<&Value> = map.iter().filter(|(k, _)| !is_meta(k)).map(|(_, v)| v).collect();
+        let content: Vec<&Value> = map
+            .iter()
+            .filter(|(k, _)| !is_meta(k))
+            .map(|(_, v)| v)
+            .collect();
         if content.iter().all(|v| is_empty(v)) {
             return Some("metadata with empty content".into());
         }
         for (key, field) in map {
             let key = key.to_lowercase();
-            if matches!(key.as_str(), "error" | "errors") && field.as_str().is_some_and(|s| !s.trim().is_empty()) {
+            if matches!(key.as_str(), "error" | "errors")
+                && field.as_str().is_some_and(|s| !s.trim().is_empty())
+            {
                 return Some(format!("field `{key}` is set"));
             }
-            if matches!(key.as_str(), "error" | "errors" | "message" | "detail" | "notice") {
+            if matches!(
+                key.as_str(),
+                "error" | "errors" | "message" | "detail" | "notice"
+            ) {
                 if let Some(text) = field.as_str() {
                     if let Some(word) = self.keyword_in(&text.to_lowercase()) {
                         return Some(format!("field `{key}` reports `{word}`"));
@@ -173,9 +178,9 @@ impl Validator {
                 return Some(format!("`{key}` is false"));
             }
             if key.contains("status") || key == "code" {
-                let bad_text = field
-                    .as_str()
-                    .is_some_and(|s| matches!(s.to_lowercase().as_str(), "error" | "failed" | "fail"));
+                let bad_text = field.as_str().is_some_and(|s| {
+                    matches!(s.to_lowercase().as_str(), "error" | "failed" | "fail")
+                });
                 let bad_code = field.as_u64().is_some_and(|c| c >= 400);
                 if bad_text || bad_code {
                     return Some(format!("`{key}` is {field}"));

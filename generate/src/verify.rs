@@ -91,7 +91,11 @@ pub async fn verify(path: &Path, toolbox: &ToolBox, validator: &Validator) -> Re
 }
 
 /// Structure and re-execution problems of one workflow (empty = passed).
-pub async fn check_sample(workflow: &Workflow, toolbox: &ToolBox, validator: &Validator) -> Vec<String> {
+pub async fn check_sample(
+    workflow: &Workflow,
+    toolbox: &ToolBox,
+    validator: &Validator,
+) -> Vec<String> {
     let mut problems = Vec::new();
     if workflow.query.trim().is_empty() {
         problems.push("empty query".to_owned());
@@ -105,7 +109,10 @@ pub async fn check_sample(workflow: &Workflow, toolbox: &ToolBox, validator: &Va
     for (n, (key, chain)) in workflow.api_use_chains.iter().enumerate() {
         let expected = format!("api_use_chain_{}", n + 1);
         if key != &expected || chain.chain_id != *key {
-            problems.push(format!("chain `{key}` (id `{}`) should be `{expected}`", chain.chain_id));
+            problems.push(format!(
+                "chain `{key}` (id `{}`) should be `{expected}`",
+                chain.chain_id
+            ));
         }
         if chain.intermediate_steps.is_empty() {
             problems.push(format!("{key} has no steps"));
@@ -114,7 +121,10 @@ pub async fn check_sample(workflow: &Workflow, toolbox: &ToolBox, validator: &Va
             let at = format!("{key} step {}", i + 1);
             let action = step.action();
             let Some(spec) = toolbox.spec(&action.tool) else {
-                problems.push(format!("{at}: tool `{}` is not offered by any source", action.tool));
+                problems.push(format!(
+                    "{at}: tool `{}` is not offered by any source",
+                    action.tool
+                ));
                 continue;
             };
             if spec.source != action.source {

@@ -72,10 +72,16 @@ pub enum ChainTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum UpdateOutcome {
-    Appended { chain_id: String },
-    NewChain { chain_id: String },
+    Appended {
+        chain_id: String,
+    },
+    NewChain {
+        chain_id: String,
+    },
     /// The chain cap was reached or the target chain does not exist.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 impl Workflow {

@@ -28,20 +28,34 @@ fn client(base_url: &str) -> Arc<OpenAiClient> {
 }
 
 fn loop_config() -> LoopConfig {
-    LoopConfig { num_apis: 10, num_proposals: 2, max_iter: 3, gradient_memory: 0 }
+    LoopConfig {
+        num_apis: 10,
+        num_proposals: 2,
+        max_iter: 3,
+        gradient_memory: 0,
+    }
 }
 
 async fn generate(base_url: &str, cache_dir: &Path, replay_only: bool, out: &Path) {
     let cache = Arc::new(ReplayCache::open(cache_dir, replay_only).unwrap());
-    let engine = common::llm_engine(common::role_llm(client(base_url), Some(cache)), loop_config());
-    let summary = run(Arc::new(engine), &[1, 2, 3], 3, out, false).await.unwrap();
+    let engine = common::llm_engine(
+        common::role_llm(client(base_url), Some(cache)),
+        loop_config(),
+    );
+    let summary = run(Arc::new(engine), &[1, 2, 3], 3, out, false)
+        .await
+        .unwrap();
     assert_eq!(summary.accepted + summary.failed, 3);
     assert!(summary.accepted >= 1, "{summary:?}");
 }
 
 #[tokio::test]
 async fn recorded_runs_replay_byte_for_byte_without_an_llm() {
-    let options = MockOptions { latency: Duration::from_millis(2), fail_every: 4, garbage_every: 0 };
+    let options = MockOptions {
+        latency: Duration::from_millis(2),
+        fail_every: 4,
+        garbage_every: 0,
+    };
     let server = serve(options, 0).await.unwrap();
     let (recorded, replayed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let cache_dir = recorded.path().join("cache");
@@ -51,13 +65,21 @@ async fn recorded_runs_replay_byte_for_byte_without_an_llm() {
 
     // Replay only, against an address where nothing listens.
     generate("http://127.0.0.1:9/v1", &cache_dir, true, replayed.path()).await;
-    assert_eq!(server.requests(), served, "replay must not reach the endpoint");
+    assert_eq!(
+        server.requests(),
+        served,
+        "replay must not reach the endpoint"
+    );
     let read = |dir: &Path| std::fs::read(dir.join("dataset.jsonl")).unwrap();
     assert_eq!(read(recorded.path()), read(replayed.path()));
 
     for file in walk(recorded.path()) {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(!text.contains(SECRET), "{} holds the API key", file.display());
+        assert!(
+            !text.contains(SECRET),
+            "{} holds the API key",
+            file.display()
+        );
     }
 }
 
@@ -78,7 +100,10 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 async fn a_replay_miss_is_an_error_not_a_call() {
     let dir = tempfile::tempdir().unwrap();
     let cache = Arc::new(ReplayCache::open(dir.path(), true).unwrap());
-    let engine = common::llm_engine(common::role_llm(client("http://127.0.0.1:9/v1"), Some(cache)), loop_config());
+    let engine = common::llm_engine(
+        common::role_llm(client("http://127.0.0.1:9/v1"), Some(cache)),
+        loop_config(),
+    );
     let outcome = engine.run_seed(1).await;
     assert!(!outcome.metadata.accepted);
     let reason = outcome.trace[0].early_next.as_deref().unwrap();

@@ -32,10 +32,17 @@ async fn scripted_llm_grows_verifiable_workflows_and_traces_the_gradient() {
     assert!(workflow.num_steps() >= 1);
     // Every recorded step re-executes to the same observation.
     let validator = Validator::new(ValidatorConfig::default());
-    assert_eq!(check_sample(&workflow, &engine.toolbox, &validator).await, Vec::<String>::new());
+    assert_eq!(
+        check_sample(&workflow, &engine.toolbox, &validator).await,
+        Vec::<String>::new()
+    );
     // The trace holds the gradient of each successful iteration, with its reason.
     assert_eq!(outcome.trace.len(), 4);
-    let with_gradient = outcome.trace.iter().filter(|t| t.gradient.is_some()).count();
+    let with_gradient = outcome
+        .trace
+        .iter()
+        .filter(|t| t.gradient.is_some())
+        .count();
     assert!(with_gradient >= 1);
     for iteration in &outcome.trace {
         assert!(iteration.sampled_apis.len() == 12);
@@ -44,7 +51,10 @@ async fn scripted_llm_grows_verifiable_workflows_and_traces_the_gradient() {
         }
     }
     // Accounting: every call counted, priced from the configured rates.
-    assert_eq!(outcome.metadata.llm_calls, llm.calls.load(Ordering::Relaxed));
+    assert_eq!(
+        outcome.metadata.llm_calls,
+        llm.calls.load(Ordering::Relaxed)
+    );
     assert!(outcome.metadata.cost_usd > 0.0);
     assert!(outcome.metadata.tool_calls >= 1);
     // Same seed, same workflow.
@@ -72,16 +82,32 @@ enum Fault {
 impl ChatModel for Faulty {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let mut response = self.inner.chat(request).await?;
-        if self.n.fetch_add(1, Ordering::Relaxed) % self.every != 0 {
+        if !self
+            .n
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(self.every)
+        {
             return Ok(response);
         }
         match self.fault {
-            Fault::NotJson if response.content.is_some() => response.content = Some("I think {".into()),
-            Fault::OffSchema if request.response_format.is_some() => response.content = Some("{\"surprise\": 1}".into()),
-            Fault::UnknownTool if !response.tool_calls.is_empty() => response.tool_calls[0].function.name = "no_such_tool".into(),
-            Fault::BadArguments if !response.tool_calls.is_empty() => response.tool_calls[0].function.arguments = "{city: ".into(),
+            Fault::NotJson if response.content.is_some() => {
+                response.content = Some("I think {".into())
+            }
+            Fault::OffSchema if request.response_format.is_some() => {
+                response.content = Some("{\"surprise\": 1}".into())
+            }
+            Fault::UnknownTool if !response.tool_calls.is_empty() => {
+                response.tool_calls[0].function.name = "no_such_tool".into()
+            }
+            Fault::BadArguments if !response.tool_calls.is_empty() => {
+                response.tool_calls[0].function.arguments = "{city: ".into()
+            }
             Fault::TransportError => {
-                return Err(LlmError::Transport { endpoint: "mock".into(), attempts: 1, message: "connection reset".into() })
+                return Err(LlmError::Transport {
+                    endpoint: "mock".into(),
+                    attempts: 1,
+                    message: "connection reset".into(),
+                })
             }
             _ => {}
         }
@@ -98,20 +124,43 @@ async fn malformed_replies_fail_steps_not_seeds() {
         (Fault::BadArguments, 1),
         (Fault::TransportError, 3),
     ] {
-        let llm = Arc::new(Faulty { inner: ScriptedLlm::default(), every, n: AtomicU64::new(0), fault });
+        let llm = Arc::new(Faulty {
+            inner: ScriptedLlm::default(),
+            every,
+            n: AtomicU64::new(0),
+            fault,
+        });
         let engine = common::llm_engine(common::role_llm(llm, None), config());
         let outcome = engine.run_seed(11).await;
         assert_eq!(outcome.trace.len(), 4, "every iteration runs");
-        let early: Vec<&String> = outcome.trace.iter().filter_map(|t| t.early_next.as_ref()).collect();
+        let early: Vec<&String> = outcome
+            .trace
+            .iter()
+            .filter_map(|t| t.early_next.as_ref())
+            .collect();
         match fault {
             // Every tool call is broken: no step can succeed.
             Fault::UnknownTool | Fault::BadArguments => {
                 assert!(!outcome.metadata.accepted);
-                assert!(early.iter().all(|e| e.contains("every execution failed")), "{early:?}");
-                let attempts: Vec<_> = outcome.trace.iter().flat_map(|t| &t.executions).flat_map(|r| &r.attempts).collect();
+                assert!(
+                    early.iter().all(|e| e.contains("every execution failed")),
+                    "{early:?}"
+                );
+                let attempts: Vec<_> = outcome
+                    .trace
+                    .iter()
+                    .flat_map(|t| &t.executions)
+                    .flat_map(|r| &r.attempts)
+                    .collect();
                 assert!(!attempts.is_empty());
-                let wanted = if matches!(fault, Fault::UnknownTool) { "unknown tool" } else { "not JSON" };
-                assert!(attempts.iter().all(|a| a.rejected.as_deref().is_some_and(|r| r.contains(wanted))));
+                let wanted = if matches!(fault, Fault::UnknownTool) {
+                    "unknown tool"
+                } else {
+                    "not JSON"
+                };
+                assert!(attempts
+                    .iter()
+                    .all(|a| a.rejected.as_deref().is_some_and(|r| r.contains(wanted))));
             }
             // Format faults are retried or end one iteration early.
             _ => {

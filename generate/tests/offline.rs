@@ -12,14 +12,17 @@ use toolgrad_generate::validate::Validator;
 
 fn offline_config(seeds: u64) -> GenerateConfig {
     let text = include_str!("../../configs/generate-offline.toml");
-    let mut config = GenerateConfig::parse(text, Path::new("configs/generate-offline.toml")).unwrap();
+    let mut config =
+        GenerateConfig::parse(text, Path::new("configs/generate-offline.toml")).unwrap();
     config.num_seeds = seeds;
     config
 }
 
 async fn generate(config: &GenerateConfig, out: &Path) -> toolgrad_generate::run::RunSummary {
     let engine = Arc::new(toolgrad_generate::setup::engine(config, out).await.unwrap());
-    run(engine, &config.seeds(), config.concurrency, out, false).await.unwrap()
+    run(engine, &config.seeds(), config.concurrency, out, false)
+        .await
+        .unwrap()
 }
 
 fn records(out: &Path) -> Vec<DatasetRecord> {
@@ -39,11 +42,22 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
     assert!(summary.mean_steps_per_sample >= 3.0, "{summary:?}");
     assert!(summary.mean_chains_per_sample >= 1.0);
 
-    let (toolbox, _) = toolgrad_generate::setup::toolbox(&config, a.path()).await.unwrap();
-    let report = toolgrad_generate::verify::verify(a.path(), &toolbox, &Validator::new(config.validator.clone()))
+    let (toolbox, _) = toolgrad_generate::setup::toolbox(&config, a.path())
         .await
         .unwrap();
-    assert_eq!((report.samples, report.passed), (12, 12), "{:?}", report.failures);
+    let report = toolgrad_generate::verify::verify(
+        a.path(),
+        &toolbox,
+        &Validator::new(config.validator.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.samples, report.passed),
+        (12, 12),
+        "{:?}",
+        report.failures
+    );
 
     let samples = records(a.path());
     let mut chained = 0;
@@ -56,13 +70,20 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
                 for value in step.action().tool_input.as_object().unwrap().values() {
                     if let Value::String(s) = value {
                         if s.len() <= 100 && !s.contains('_') {
-                            assert!(workflow.query.contains(s.as_str()), "query lacks `{s}`: {}", workflow.query);
+                            assert!(
+                                workflow.query.contains(s.as_str()),
+                                "query lacks `{s}`: {}",
+                                workflow.query
+                            );
                         }
                     }
                 }
             }
         }
-        assert!(!workflow.query.contains('{') && !workflow.response.contains('{'), "unfilled template");
+        assert!(
+            !workflow.query.contains('{') && !workflow.response.contains('{'),
+            "unfilled template"
+        );
     }
     assert!(chained > 0, "no chain continues by data flow");
 
@@ -81,7 +102,9 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
 #[test]
 fn the_shipped_configs_parse() {
     for name in ["generate-offline.toml", "generate-local-llm.toml"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../configs")
+            .join(name);
         GenerateConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

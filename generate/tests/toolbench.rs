@@ -13,24 +13,44 @@ use toolgrad_generate::tools::toolbench::ToolbenchSource;
 use toolgrad_generate::tools::{ToolError, ToolSource};
 
 fn catalog() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/toolbench/tools"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/toolbench/tools"
+    ))
 }
 
 #[test]
 fn catalog_parameters_become_real_json_schema() {
     let cache = tempfile::tempdir().unwrap();
-    let source = ToolbenchSource::load(catalog(), "http://127.0.0.1:9/rapidapi", None, cache.path()).unwrap();
+    let source =
+        ToolbenchSource::load(catalog(), "http://127.0.0.1:9/rapidapi", None, cache.path())
+            .unwrap();
     let names: Vec<&str> = source.tools().iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["Finance-get_12data-atr", "Weather-open_weather_13-current_weather_by_city"]);
+    assert_eq!(
+        names,
+        [
+            "Finance-get_12data-atr",
+            "Weather-open_weather_13-current_weather_by_city"
+        ]
+    );
     let atr = &source.tools()[0].parameters;
-    assert_eq!(atr["required"], json!(["symbol", "interval"]), "optional parameters stay optional");
-    assert_eq!(atr["properties"]["time_period"], json!({"type": "number", "description": "Periods", "default": 14}));
+    assert_eq!(
+        atr["required"],
+        json!(["symbol", "interval"]),
+        "optional parameters stay optional"
+    );
+    assert_eq!(
+        atr["properties"]["time_period"],
+        json!({"type": "number", "description": "Periods", "default": 14})
+    );
     assert_eq!(atr["properties"]["adjusted"]["type"], "boolean");
     assert_eq!(atr["properties"]["start"]["type"], "string");
     let weather = &source.tools()[1].parameters;
     // A default that does not fit its type is dropped.
     assert!(weather["properties"]["days"].get("default").is_none());
-    assert!(source.tools()[1].description.starts_with("This is an api, Current Weather (by city), from tool"));
+    assert!(source.tools()[1]
+        .description
+        .starts_with("This is an api, Current Weather (by city), from tool"));
 }
 
 #[test]
@@ -38,7 +58,9 @@ fn a_broken_catalog_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("Data")).unwrap();
     std::fs::write(dir.path().join("Data/bad.json"), "{\"api_list\": 3}").unwrap();
-    let error = ToolbenchSource::load(dir.path(), "http://x", None, dir.path()).err().unwrap();
+    let error = ToolbenchSource::load(dir.path(), "http://x", None, dir.path())
+        .err()
+        .unwrap();
     assert!(error.contains("Data/bad.json"), "{error}");
 }
 
@@ -70,20 +92,33 @@ async fn calls_go_to_the_server_with_the_key_and_are_cached() {
     let cache = tempfile::tempdir().unwrap();
     let tool = "Weather-open_weather_13-current_weather_by_city";
     let args = json!({"city": "Oslo"});
-    let source = ToolbenchSource::load(catalog(), &endpoint, Some("tb-key".into()), cache.path()).unwrap();
+    let source =
+        ToolbenchSource::load(catalog(), &endpoint, Some("tb-key".into()), cache.path()).unwrap();
     let observation = source.call(tool, &args).await.unwrap();
-    assert_eq!(observation, r#"{"error":"","response":"current_weather_by_city in Oslo: 14 C"}"#);
+    assert_eq!(
+        observation,
+        r#"{"error":"","response":"current_weather_by_city in Oslo: 14 C"}"#
+    );
 
     // Without a key, a cached call still answers; an uncached one cannot.
     let keyless = ToolbenchSource::load(catalog(), &endpoint, None, cache.path()).unwrap();
     assert_eq!(keyless.call(tool, &args).await.unwrap(), observation);
     assert_eq!(hits.load(Ordering::Relaxed), 1);
-    let error = keyless.call(tool, &json!({"city": "Rome"})).await.unwrap_err();
+    let error = keyless
+        .call(tool, &json!({"city": "Rome"}))
+        .await
+        .unwrap_err();
     assert!(matches!(error, ToolError::Unavailable { .. }), "{error}");
 
     // A wrong key reaches the server, whose error the validator rejects.
     let other_cache = tempfile::tempdir().unwrap();
-    let wrong = ToolbenchSource::load(catalog(), &endpoint, Some("nope".into()), other_cache.path()).unwrap();
+    let wrong = ToolbenchSource::load(
+        catalog(),
+        &endpoint,
+        Some("nope".into()),
+        other_cache.path(),
+    )
+    .unwrap();
     let observation = wrong.call(tool, &json!({"city": "Lima"})).await.unwrap();
     let validator = toolgrad_generate::validate::Validator::new(Default::default());
     assert!(validator.check(&observation).is_some(), "{observation}");

@@ -136,19 +136,36 @@ impl Proposer for LlmPolicy {
             let memory = if cx.memory.is_empty() {
                 String::new()
             } else {
-                format!("\nFeedback from earlier selections:\n- {}", cx.memory.join("\n- "))
+                format!(
+                    "\nFeedback from earlier selections:\n- {}",
+                    cx.memory.join("\n- ")
+                )
             };
             let prompt = PROPOSER_PROMPT
                 .replace("{n}", &self.num_proposals.to_string())
                 .replace("{workflow}", &render_workflow(cx.workflow))
-                .replace("{library}", &serde_json::to_string_pretty(&library).expect("json"))
+                .replace(
+                    "{library}",
+                    &serde_json::to_string_pretty(&library).expect("json"),
+                )
                 .replace("{memory}", &memory);
             let value = self
                 .llm
-                .structured("proposer", vec![ChatMessage::new("user", prompt)], "ApiProposalAll", &schema, cx.counters)
+                .structured(
+                    "proposer",
+                    vec![ChatMessage::new("user", prompt)],
+                    "ApiProposalAll",
+                    &schema,
+                    cx.counters,
+                )
                 .await?;
             let mut proposals = Vec::new();
-            for (i, item) in value["proposals"].as_array().into_iter().flatten().enumerate() {
+            for (i, item) in value["proposals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let apis: Vec<String> = item["api"]
                     .as_array()
                     .into_iter()
@@ -189,7 +206,10 @@ impl Executor for LlmPolicy {
                 .collect();
             let mut messages = vec![
                 ChatMessage::new("system", "You are a helpful assistant."),
-                ChatMessage::new("user", EXECUTOR_PROMPT.replace("{plan}", &proposal.instruction)),
+                ChatMessage::new(
+                    "user",
+                    EXECUTOR_PROMPT.replace("{plan}", &proposal.instruction),
+                ),
             ];
             let (mut attempts, mut steps) = (Vec::new(), Vec::new());
             let mut failure = None;
@@ -209,12 +229,16 @@ impl Executor for LlmPolicy {
                 if response.tool_calls.is_empty() {
                     break;
                 }
-                let mut assistant = ChatMessage::new("assistant", response.content.clone().unwrap_or_default());
+                let mut assistant =
+                    ChatMessage::new("assistant", response.content.clone().unwrap_or_default());
                 assistant.content = response.content.clone();
                 assistant.tool_calls = response.tool_calls.clone();
                 messages.push(assistant);
                 for call in &response.tool_calls {
-                    let reply = match (aliases.get(&call.function.name), serde_json::from_str::<Value>(&call.function.arguments)) {
+                    let reply = match (
+                        aliases.get(&call.function.name),
+                        serde_json::from_str::<Value>(&call.function.arguments),
+                    ) {
                         (None, _) => {
                             attempts.push(Attempt {
                                 tool: call.function.name.clone(),
@@ -262,7 +286,11 @@ impl Executor for LlmPolicy {
 }
 
 impl Selector for LlmPolicy {
-    fn select<'a>(&'a self, cx: &'a Context<'a>, reports: &'a [Report]) -> BoxFuture<'a, Result<Gradient, RoleError>> {
+    fn select<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+        reports: &'a [Report],
+    ) -> BoxFuture<'a, Result<Gradient, RoleError>> {
         Box::pin(async move {
             let mut ids: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
             ids.push("none".into());
@@ -292,10 +320,19 @@ impl Selector for LlmPolicy {
             });
             let prompt = SELECTOR_PROMPT
                 .replace("{workflow}", &render_workflow(cx.workflow))
-                .replace("{reports}", &serde_json::to_string_pretty(&shown).expect("json"));
+                .replace(
+                    "{reports}",
+                    &serde_json::to_string_pretty(&shown).expect("json"),
+                );
             let value = self
                 .llm
-                .structured("selector", vec![ChatMessage::new("user", prompt)], "ApiSelection", &schema, cx.counters)
+                .structured(
+                    "selector",
+                    vec![ChatMessage::new("user", prompt)],
+                    "ApiSelection",
+                    &schema,
+                    cx.counters,
+                )
                 .await?;
             let id = value["id"].as_str().unwrap_or("none");
             let chain = value["which_chain"].as_str().unwrap_or("-1");
@@ -314,7 +351,10 @@ impl Selector for LlmPolicy {
 }
 
 impl InversePredictor for LlmPolicy {
-    fn predict<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
+    fn predict<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
         Box::pin(async move {
             let chains: serde_json::Map<String, Value> = cx
                 .workflow
@@ -335,15 +375,35 @@ impl InversePredictor for LlmPolicy {
                 "required": ["query", "response"],
                 "additionalProperties": false,
             });
-            let prompt = INVERSE_PROMPT.replace("{chains}", &serde_json::to_string_pretty(&chains).expect("json"));
+            let prompt = INVERSE_PROMPT.replace(
+                "{chains}",
+                &serde_json::to_string_pretty(&chains).expect("json"),
+            );
             let value = self
                 .llm
-                .structured("inverse predictor", vec![ChatMessage::new("user", prompt)], "WorkflowQueryResponse", &schema, cx.counters)
+                .structured(
+                    "inverse predictor",
+                    vec![ChatMessage::new("user", prompt)],
+                    "WorkflowQueryResponse",
+                    &schema,
+                    cx.counters,
+                )
                 .await?;
-            let query = value["query"].as_str().unwrap_or_default().trim().to_owned();
-            let response = value["response"].as_str().unwrap_or_default().trim().to_owned();
+            let query = value["query"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let response = value["response"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
             if query.is_empty() || response.is_empty() {
-                return Err(RoleError::new("inverse predictor", "empty query or response"));
+                return Err(RoleError::new(
+                    "inverse predictor",
+                    "empty query or response",
+                ));
             }
             Ok(QueryResponse { query, response })
         })

@@ -191,8 +191,8 @@ pub fn report_from(
         None => Some(
             attempts
                 .iter()
-                .filter_map(|a| a.rejected.clone())
-                .last()
+                .rev()
+                .find_map(|a| a.rejected.clone())
                 .unwrap_or_else(|| "no tool was called".into()),
         ),
     };
@@ -225,7 +225,10 @@ pub trait Selector: Send + Sync {
 
 pub trait InversePredictor: Send + Sync {
     /// Writes query and response for `cx.workflow` (already updated).
-    fn predict<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<QueryResponse, RoleError>>;
+    fn predict<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<QueryResponse, RoleError>>;
 }
 
 /// The four roles of a run.

@@ -7,7 +7,12 @@ use serde_json::Value;
 
 use crate::tools::ToolHints;
 
-const STARTERS: &[&str] = &["Could you {}?", "Please {}.", "I need you to {}.", "Can you {}?"];
+const STARTERS: &[&str] = &[
+    "Could you {}?",
+    "Please {}.",
+    "I need you to {}.",
+    "Can you {}?",
+];
 const THEN: &[&str] = &[", then ", ", and after that ", ", and then "];
 const ALSO: &[&str] = &[
     "Also, {}.",
@@ -21,14 +26,35 @@ fn openers(domain: &str) -> &'static [&'static str] {
     match domain {
         "geography" => &["I'm planning a trip.", "I'm sketching out a travel route."],
         "time" => &["I'm sorting out my schedule.", "I'm planning some dates."],
-        "business" => &["I'm preparing a report on our shop.", "I'm looking into our store's records."],
-        "math" => &["I'm working through some numbers.", "I'm doing some financial planning."],
-        "statistics" => &["I have some data to analyse.", "I'm crunching a few figures."],
-        "units" => &["I need a quick conversion.", "I'm converting some measurements."],
-        "countries" => &["I'm reading up on some countries.", "I'm preparing for an international project."],
-        "text" => &["I'm editing some text.", "I'm cleaning up a piece of writing."],
+        "business" => &[
+            "I'm preparing a report on our shop.",
+            "I'm looking into our store's records.",
+        ],
+        "math" => &[
+            "I'm working through some numbers.",
+            "I'm doing some financial planning.",
+        ],
+        "statistics" => &[
+            "I have some data to analyse.",
+            "I'm crunching a few figures.",
+        ],
+        "units" => &[
+            "I need a quick conversion.",
+            "I'm converting some measurements.",
+        ],
+        "countries" => &[
+            "I'm reading up on some countries.",
+            "I'm preparing for an international project.",
+        ],
+        "text" => &[
+            "I'm editing some text.",
+            "I'm cleaning up a piece of writing.",
+        ],
         "files" => &["I'm going through my files.", "I'm tidying up my notes."],
-        "sun" => &["I'm planning an outdoor photo shoot.", "I want to make the most of the daylight."],
+        "sun" => &[
+            "I'm planning an outdoor photo shoot.",
+            "I want to make the most of the daylight.",
+        ],
         _ => &["I have a few things to look up."],
     }
 }
@@ -54,7 +80,11 @@ pub fn query(chains: &[Vec<Phrased>], rng: &mut impl Rng) -> Option<String> {
             sentence.push_str(pick(THEN, rng));
             sentence.push_str(ask);
         }
-        let frame = if i == 0 { pick(STARTERS, rng) } else { pick(ALSO, rng) };
+        let frame = if i == 0 {
+            pick(STARTERS, rng)
+        } else {
+            pick(ALSO, rng)
+        };
         text.push(' ');
         text.push_str(&frame.replacen("{}", &sentence, 1));
     }
@@ -124,7 +154,11 @@ pub fn format_value(value: &Value, cap: usize) -> String {
         Value::Array(items) => {
             // Requests (long `cap`) quote every item; answers summarise.
             let limit = if cap >= 200 { items.len() } else { 5 };
-            let shown: Vec<String> = items.iter().take(limit).map(|v| format_value(v, cap)).collect();
+            let shown: Vec<String> = items
+                .iter()
+                .take(limit)
+                .map(|v| format_value(v, cap))
+                .collect();
             let mut text = match shown.len() {
                 0 => "nothing".to_owned(),
                 1 => shown[0].clone(),

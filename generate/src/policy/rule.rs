@@ -38,8 +38,9 @@ pub fn seeded(parts: &[u64]) -> StdRng {
 }
 
 fn hash_str(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A value some earlier step produced.
@@ -85,7 +86,12 @@ fn bindings(workflow: &Workflow, specs: impl Fn(&str) -> Option<ToolSpec>) -> Ve
 /// them when the kind is `numbers`.
 fn extract(output: &Value, path: &str, kind: &str) -> Vec<Value> {
     let Some((head, rest)) = path.split_once("[]") else {
-        return output.get(path).filter(|v| !v.is_null()).cloned().into_iter().collect();
+        return output
+            .get(path)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .into_iter()
+            .collect();
     };
     let Some(items) = output.get(head).and_then(Value::as_array) else {
         return Vec::new();
@@ -93,7 +99,13 @@ fn extract(output: &Value, path: &str, kind: &str) -> Vec<Value> {
     let field = rest.trim_start_matches('.');
     let values: Vec<Value> = items
         .iter()
-        .filter_map(|item| if field.is_empty() { Some(item) } else { item.get(field) })
+        .filter_map(|item| {
+            if field.is_empty() {
+                Some(item)
+            } else {
+                item.get(field)
+            }
+        })
         .filter(|v| !v.is_null())
         .cloned()
         .collect();
@@ -115,7 +127,9 @@ fn fits(schema: &Value, value: &Value) -> bool {
         Some("string") => value.is_string(),
         Some("number") => value.is_number(),
         Some("integer") => value.is_i64() || value.is_u64(),
-        Some("array") => value.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_number)),
+        Some("array") => value
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_number)),
         Some("boolean") => value.is_boolean(),
         _ => true,
     }
@@ -133,7 +147,10 @@ fn slots(spec: &ToolSpec) -> Vec<Slot> {
         .into_iter()
         .map(|name| Slot {
             kind: spec.hints.as_ref().and_then(|h| {
-                h.param_kinds.iter().find(|(p, _)| *p == name).map(|(_, k)| k.to_string())
+                h.param_kinds
+                    .iter()
+                    .find(|(p, _)| *p == name)
+                    .map(|(_, k)| k.to_string())
             }),
             schema: spec.parameters["properties"][&name].clone(),
             name,
@@ -164,7 +181,10 @@ impl RulePolicy {
                 return values;
             }
         }
-        let mut values: Vec<Value> = slot.schema["examples"].as_array().cloned().unwrap_or_default();
+        let mut values: Vec<Value> = slot.schema["examples"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if let Some(default) = slot.schema.get("default") {
             values.push(default.clone());
         }
@@ -193,12 +213,17 @@ impl Proposer for RulePolicy {
             // (score, tool, chain to continue)
             let mut candidates: Vec<(f64, String, Option<String>)> = Vec::new();
             for name in cx.sampled {
-                let Some(spec) = cx.toolbox.spec(name) else { continue };
+                let Some(spec) = cx.toolbox.spec(name) else {
+                    continue;
+                };
                 let slots = slots(spec);
                 let novelty = if used.contains(name) { 0.0 } else { 1.0 };
                 for (chain_id, chain) in &cx.workflow.api_use_chains {
                     // A tool does not continue its own output (no round trips).
-                    let last = chain.intermediate_steps.last().map(|s| s.action().tool.as_str());
+                    let last = chain
+                        .intermediate_steps
+                        .last()
+                        .map(|s| s.action().tool.as_str());
                     if last == Some(name.as_str()) {
                         continue;
                     }
@@ -215,13 +240,22 @@ impl Proposer for RulePolicy {
                         .count();
                     let rest_poolable = slots.iter().all(|s| self.poolable(s) || fed > 0);
                     if fed > 0 && rest_poolable {
-                        let length_penalty = if chain.intermediate_steps.len() >= LONG_CHAIN { 3.0 } else { 0.0 };
-                        let score = 3.0 + fed as f64 + novelty - length_penalty + rng.random::<f64>();
+                        let length_penalty = if chain.intermediate_steps.len() >= LONG_CHAIN {
+                            3.0
+                        } else {
+                            0.0
+                        };
+                        let score =
+                            3.0 + fed as f64 + novelty - length_penalty + rng.random::<f64>();
                         candidates.push((score, name.clone(), Some(chain_id.clone())));
                     }
                 }
                 if !slots.is_empty() && slots.iter().all(|s| self.poolable(s)) {
-                    let room = if cx.workflow.api_use_chains.len() >= MAX_CHAINS { -5.0 } else { 0.0 };
+                    let room = if cx.workflow.api_use_chains.len() >= MAX_CHAINS {
+                        -5.0
+                    } else {
+                        0.0
+                    };
                     let score = 1.5 * novelty + room + rng.random::<f64>() * 2.0;
                     candidates.push((score, name.clone(), None));
                 }
@@ -252,9 +286,15 @@ impl Proposer for RulePolicy {
                 });
             }
             if proposals.is_empty() {
-                return Err(RoleError::new("proposer", "no sampled tool can be called with known values"));
+                return Err(RoleError::new(
+                    "proposer",
+                    "no sampled tool can be called with known values",
+                ));
             }
-            let continuing = proposals.iter().filter(|p| p.source_chain.is_some()).count();
+            let continuing = proposals
+                .iter()
+                .filter(|p| p.source_chain.is_some())
+                .count();
             Ok(ProposalSet {
                 reason: format!(
                     "{continuing} proposal(s) continue a chain by data flow, {} start new sub-tasks",
@@ -320,7 +360,11 @@ impl RulePolicy {
                         return None;
                     }
                     let paired = matches!(slot.kind.as_deref(), Some("latitude" | "longitude"));
-                    let index = if paired { pair_index } else { rng.random_range(0..pool.len()) };
+                    let index = if paired {
+                        pair_index
+                    } else {
+                        rng.random_range(0..pool.len())
+                    };
                     pool[index % pool.len()].clone()
                 }
             };
@@ -351,7 +395,11 @@ impl Executor for RulePolicy {
                     continue;
                 };
                 // Later turns draw fresh values from the pools.
-                let chain = if turn == 0 { proposal.source_chain.as_deref() } else { None };
+                let chain = if turn == 0 {
+                    proposal.source_chain.as_deref()
+                } else {
+                    None
+                };
                 let Some((args, flow)) = self.fill(spec, &found, chain, &mut rng) else {
                     break;
                 };
@@ -380,8 +428,10 @@ impl Selector for RulePolicy {
             let mut best: Option<(u32, &Report)> = None;
             for report in reports {
                 let Some(step) = &report.step else { continue };
-                let duplicate = cx.workflow.steps().any(|s| s.action().tool == step.action().tool
-                    && s.action().tool_input == step.action().tool_input);
+                let duplicate = cx.workflow.steps().any(|s| {
+                    s.action().tool == step.action().tool
+                        && s.action().tool_input == step.action().tool_input
+                });
                 if duplicate || (full && report.data_flow.is_empty()) {
                     continue;
                 }
@@ -399,11 +449,21 @@ impl Selector for RulePolicy {
                     evidence: Vec::new(),
                 });
             };
-            let tool = &report.step.as_ref().expect("chosen reports succeeded").action().tool;
+            let tool = &report
+                .step
+                .as_ref()
+                .expect("chosen reports succeeded")
+                .action()
+                .tool;
             let mut evidence: Vec<String> = report
                 .data_flow
                 .iter()
-                .map(|f| format!("`{}` ← {}/{}.{}", f.param, f.chain_id, f.from_tool, f.from_path))
+                .map(|f| {
+                    format!(
+                        "`{}` ← {}/{}.{}",
+                        f.param, f.chain_id, f.from_tool, f.from_path
+                    )
+                })
                 .collect();
             if !used.contains(tool) {
                 evidence.push(format!("{tool} is not used in the workflow yet"));
@@ -435,7 +495,10 @@ impl Selector for RulePolicy {
 }
 
 impl InversePredictor for RulePolicy {
-    fn predict<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
+    fn predict<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
         Box::pin(async move {
             let mut rng = seeded(&[cx.seed, cx.step, 3]);
             let specs: Vec<Vec<(ToolSpec, &crate::workflow::Step)>> = cx
@@ -475,7 +538,12 @@ impl InversePredictor for RulePolicy {
                         .collect()
                 })
                 .collect();
-            let missing = || RoleError::new("inverse predictor", "a template refers to a value the step lacks");
+            let missing = || {
+                RoleError::new(
+                    "inverse predictor",
+                    "a template refers to a value the step lacks",
+                )
+            };
             Ok(QueryResponse {
                 query: phrasing::query(&chains, &mut rng).ok_or_else(missing)?,
                 response: phrasing::response(&chains, &mut rng).ok_or_else(missing)?,
@@ -493,8 +561,14 @@ mod tests {
     fn extract_reads_fields_lists_and_number_columns() {
         let output = json!({"city": "Lyon", "orders": [{"order_id": "O-1", "total": 3.5}, {"order_id": "O-2", "total": 4}]});
         assert_eq!(extract(&output, "city", "city"), vec![json!("Lyon")]);
-        assert_eq!(extract(&output, "orders[].order_id", "order_id"), vec![json!("O-1"), json!("O-2")]);
-        assert_eq!(extract(&output, "orders[].total", "numbers"), vec![json!([3.5, 4])]);
+        assert_eq!(
+            extract(&output, "orders[].order_id", "order_id"),
+            vec![json!("O-1"), json!("O-2")]
+        );
+        assert_eq!(
+            extract(&output, "orders[].total", "numbers"),
+            vec![json!([3.5, 4])]
+        );
         assert!(extract(&output, "missing", "city").is_empty());
     }
 
@@ -502,8 +576,14 @@ mod tests {
     fn fits_checks_json_types_and_enums() {
         assert!(fits(&json!({"type": "integer"}), &json!(3)));
         assert!(!fits(&json!({"type": "integer"}), &json!(3.5)));
-        assert!(fits(&json!({"type": "string", "enum": ["km"]}), &json!("km")));
-        assert!(!fits(&json!({"type": "string", "enum": ["km"]}), &json!("mi")));
+        assert!(fits(
+            &json!({"type": "string", "enum": ["km"]}),
+            &json!("km")
+        ));
+        assert!(!fits(
+            &json!({"type": "string", "enum": ["km"]}),
+            &json!("mi")
+        ));
         assert!(!fits(&json!({"type": "array"}), &json!([])));
     }
 

@@ -31,9 +31,11 @@ struct Launch {
 
 impl Launch {
     async fn start(&self) -> Result<Client, String> {
-        let transport = TokioChildProcess::new(tokio::process::Command::new(&self.command).configure(|cmd| {
-            cmd.args(&self.args).envs(&self.env);
-        }))
+        let transport = TokioChildProcess::new(
+            tokio::process::Command::new(&self.command).configure(|cmd| {
+                cmd.args(&self.args).envs(&self.env);
+            }),
+        )
         .map_err(|e| format!("cannot start `{}`: {e}", self.command))?;
         ().serve(transport)
             .await
@@ -64,7 +66,10 @@ impl McpSource {
             args: args.to_vec(),
             env: env.clone(),
         };
-        let client = launch.start().await.map_err(|e| format!("MCP server `{name}`: {e}"))?;
+        let client = launch
+            .start()
+            .await
+            .map_err(|e| format!("MCP server `{name}`: {e}"))?;
         let tools = client
             .list_all_tools()
             .await
@@ -82,7 +87,9 @@ impl McpSource {
                 hints: None,
             })
             .collect();
-        if let Some(missing) = allow.and_then(|a| a.iter().find(|n| !specs.iter().any(|s| &s.name == *n))) {
+        if let Some(missing) =
+            allow.and_then(|a| a.iter().find(|n| !specs.iter().any(|s| &s.name == *n)))
+        {
             return Err(format!("MCP server `{name}` has no tool `{missing}`"));
         }
         Ok(Self {
@@ -114,10 +121,12 @@ impl McpSource {
             Ok(result) => result,
             Err(_) => {
                 *self.client.lock().await = None;
-                self.call_once(tool, args).await.map_err(|message| ToolError::Unavailable {
-                    source_name: self.name.clone(),
-                    message,
-                })?
+                self.call_once(tool, args)
+                    .await
+                    .map_err(|message| ToolError::Unavailable {
+                        source_name: self.name.clone(),
+                        message,
+                    })?
             }
         };
         let text = render(&result);
@@ -158,7 +167,11 @@ impl ToolSource for McpSource {
         &self.specs
     }
 
-    fn call<'a>(&'a self, tool: &'a str, args: &'a Value) -> BoxFuture<'a, Result<String, ToolError>> {
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        args: &'a Value,
+    ) -> BoxFuture<'a, Result<String, ToolError>> {
         Box::pin(self.call_with_restart(tool, args))
     }
 }

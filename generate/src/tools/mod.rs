@@ -254,7 +254,10 @@ mod tests {
     async fn arguments_are_checked_against_the_schema() {
         let toolbox = ToolBox::new(vec![hanging()], CallLimits::default()).unwrap();
         let error = toolbox.call("wait", &json!({"n": "x"})).await.unwrap_err();
-        assert!(matches!(error, ToolError::InvalidArguments { .. }), "{error}");
+        assert!(
+            matches!(error, ToolError::InvalidArguments { .. }),
+            "{error}"
+        );
         let error = toolbox.call("nope", &json!({})).await.unwrap_err();
         assert_eq!(error, ToolError::UnknownTool("nope".into()));
     }

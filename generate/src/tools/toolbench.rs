@@ -23,7 +23,11 @@ pub fn standardize(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         let keep = c.is_alphanumeric() || c == '_';
-        let c = if keep { c.to_lowercase().next().unwrap_or(c) } else { '_' };
+        let c = if keep {
+            c.to_lowercase().next().unwrap_or(c)
+        } else {
+            '_'
+        };
         if c == '_' && out.ends_with('_') {
             continue;
         }
@@ -95,7 +99,11 @@ fn param_schema(param: &ParamEntry) -> Value {
         _ => json!({"type": "string"}),
     };
     schema["description"] = json!(description.trim());
-    if let Some(default) = param.default.as_ref().filter(|d| !d.is_null() && d != &&json!("")) {
+    if let Some(default) = param
+        .default
+        .as_ref()
+        .filter(|d| !d.is_null() && d != &&json!(""))
+    {
         let fits = jsonschema::is_valid(&schema, default);
         if fits {
             schema["default"] = default.clone();
@@ -132,7 +140,12 @@ pub struct ToolbenchSource {
 
 impl ToolbenchSource {
     /// Reads every `<catalog>/<Category>/<tool>.json`; errors name the file.
-    pub fn load(catalog: &Path, endpoint: &str, key: Option<String>, cache_dir: &Path) -> Result<Self, String> {
+    pub fn load(
+        catalog: &Path,
+        endpoint: &str,
+        key: Option<String>,
+        cache_dir: &Path,
+    ) -> Result<Self, String> {
         let mut specs = Vec::new();
         let mut routes = HashMap::new();
         let read_dir = |dir: &Path| -> Result<Vec<PathBuf>, String> {
@@ -144,20 +157,37 @@ impl ToolbenchSource {
             Ok(entries)
         };
         for category_dir in read_dir(catalog)?.into_iter().filter(|p| p.is_dir()) {
-            let category = category_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            for file in read_dir(&category_dir)?.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-                let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                let tool: ToolFile =
-                    serde_json::from_str(&text).map_err(|e| format!("{}: not a ToolBench tool file: {e}", file.display()))?;
-                let tool_name = standardize(&file.file_stem().unwrap_or_default().to_string_lossy());
+            let category = category_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            for file in read_dir(&category_dir)?
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let tool: ToolFile = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not a ToolBench tool file: {e}", file.display()))?;
+                let tool_name =
+                    standardize(&file.file_stem().unwrap_or_default().to_string_lossy());
                 for api in &tool.api_list {
                     let api_name = standardize(&api.name);
                     let name = format!("{category}-{tool_name}-{api_name}");
                     let mut properties = Map::new();
-                    for p in api.required_parameters.iter().chain(&api.optional_parameters) {
+                    for p in api
+                        .required_parameters
+                        .iter()
+                        .chain(&api.optional_parameters)
+                    {
                         properties.insert(p.name.clone(), param_schema(p));
                     }
-                    let required: Vec<&str> = api.required_parameters.iter().map(|p| p.name.as_str()).collect();
+                    let required: Vec<&str> = api
+                        .required_parameters
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
                     let mut description = format!(
                         "This is an api, {}, from tool, {tool_name}, in category, {category}. {} {}",
                         api.name,
@@ -175,12 +205,22 @@ impl ToolbenchSource {
                         deterministic: false,
                         hints: None,
                     });
-                    routes.insert(name, Route { category: category.clone(), tool_name: tool_name.clone(), api_name });
+                    routes.insert(
+                        name,
+                        Route {
+                            category: category.clone(),
+                            tool_name: tool_name.clone(),
+                            api_name,
+                        },
+                    );
                 }
             }
         }
         if specs.is_empty() {
-            return Err(format!("{}: no ToolBench APIs found (expected <Category>/<tool>.json files)", catalog.display()));
+            return Err(format!(
+                "{}: no ToolBench APIs found (expected <Category>/<tool>.json files)",
+                catalog.display()
+            ));
         }
         std::fs::create_dir_all(cache_dir).map_err(|e| format!("{}: {e}", cache_dir.display()))?;
         let cache_path = cache_dir.join("responses.jsonl");
@@ -217,12 +257,17 @@ impl ToolbenchSource {
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
             return Ok(hit);
         }
-        let route = self.routes.get(tool).ok_or_else(|| ToolError::UnknownTool(tool.to_owned()))?;
-        let unavailable = |message: String| ToolError::Unavailable { source_name: SOURCE.into(), message };
-        let secret = self
-            .key
-            .as_ref()
-            .ok_or_else(|| unavailable("TOOLBENCH_KEY is not set and the call is not cached".into()))?;
+        let route = self
+            .routes
+            .get(tool)
+            .ok_or_else(|| ToolError::UnknownTool(tool.to_owned()))?;
+        let unavailable = |message: String| ToolError::Unavailable {
+            source_name: SOURCE.into(),
+            message,
+        };
+        let secret = self.key.as_ref().ok_or_else(|| {
+            unavailable("TOOLBENCH_KEY is not set and the call is not cached".into())
+        })?;
         let body = json!({
             "category": route.category,
             "tool_name": route.tool_name,
@@ -238,23 +283,41 @@ impl ToolbenchSource {
             .json(&body)
             .send()
             .await
-            .map_err(|e| unavailable(if e.is_timeout() { "timed out".into() } else { e.without_url().to_string() }))?;
+            .map_err(|e| {
+                unavailable(if e.is_timeout() {
+                    "timed out".into()
+                } else {
+                    e.without_url().to_string()
+                })
+            })?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| unavailable(e.without_url().to_string()))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
         if !status.is_success() {
-            return Err(ToolError::Failed { tool: tool.to_owned(), message: format!("HTTP {status}") });
+            return Err(ToolError::Failed {
+                tool: tool.to_owned(),
+                message: format!("HTTP {status}"),
+            });
         }
-        let reply: Value = serde_json::from_str(&text)
-            .map_err(|_| ToolError::Failed { tool: tool.to_owned(), message: "the server's reply is not JSON".into() })?;
+        let reply: Value = serde_json::from_str(&text).map_err(|_| ToolError::Failed {
+            tool: tool.to_owned(),
+            message: "the server's reply is not JSON".into(),
+        })?;
         let observation = json!({
             "error": reply.get("error").cloned().unwrap_or(json!("")),
             "response": reply.get("response").cloned().unwrap_or(json!("")),
         })
         .to_string();
-        let line = serde_json::to_string(&CachedObservation { key: key.clone(), observation: observation.clone() })
-            .expect("serialisable");
+        let line = serde_json::to_string(&CachedObservation {
+            key: key.clone(),
+            observation: observation.clone(),
+        })
+        .expect("serialisable");
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        append_line(&self.cache_path, &line).map_err(|e| unavailable(format!("{}: {e}", self.cache_path.display())))?;
+        append_line(&self.cache_path, &line)
+            .map_err(|e| unavailable(format!("{}: {e}", self.cache_path.display())))?;
         cache.insert(key, observation.clone());
         Ok(observation)
     }
@@ -269,7 +332,11 @@ impl ToolSource for ToolbenchSource {
         &self.specs
     }
 
-    fn call<'a>(&'a self, tool: &'a str, args: &'a Value) -> BoxFuture<'a, Result<String, ToolError>> {
+    fn call<'a>(
+        &'a self,
+        tool: &'a str,
+        args: &'a Value,
+    ) -> BoxFuture<'a, Result<String, ToolError>> {
         Box::pin(self.fetch(tool, args))
     }
 }
@@ -293,10 +360,18 @@ mod tests {
             description: Some("d".into()),
             default,
         };
-        assert_eq!(param_schema(&p("NUMBER", Some(json!(5))))["default"], json!(5));
+        assert_eq!(
+            param_schema(&p("NUMBER", Some(json!(5))))["default"],
+            json!(5)
+        );
         assert_eq!(param_schema(&p("BOOLEAN", None))["type"], "boolean");
-        assert!(param_schema(&p("NUMBER", Some(json!("five")))).get("default").is_none());
+        assert!(param_schema(&p("NUMBER", Some(json!("five"))))
+            .get("default")
+            .is_none());
         assert_eq!(param_schema(&p("whatever", None))["type"], "string");
-        assert!(param_schema(&p("DATE", None))["description"].as_str().unwrap().contains("YYYY"));
+        assert!(param_schema(&p("DATE", None))["description"]
+            .as_str()
+            .unwrap()
+            .contains("YYYY"));
     }
 }

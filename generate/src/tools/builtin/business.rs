@@ -177,7 +177,13 @@ fn get_order(env: &Env, args: &Args) -> Result<Value, String> {
         db.query_row(
             "SELECT customer_id, order_date, status FROM orders WHERE order_id = ?1",
             params![id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
         )
         .optional()
     })?

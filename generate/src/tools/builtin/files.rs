@@ -11,20 +11,42 @@ pub const TOOLS: &[Builtin] = &[
         name: "list_files",
         domain: "files",
         description: "Lists the files in a folder of the workspace.",
-        params: &[req("directory", Ty::Str, "directory", "Relative folder, e.g. reports.")],
+        params: &[req(
+            "directory",
+            Ty::Str,
+            "directory",
+            "Relative folder, e.g. reports.",
+        )],
         outputs: &[("files[]", "file_path")],
-        asks: &["show me which files are in my {directory} folder", "list the contents of the {directory} folder"],
-        tells: &["The {directory} folder holds {files}.", "In {directory} there are: {files}."],
+        asks: &[
+            "show me which files are in my {directory} folder",
+            "list the contents of the {directory} folder",
+        ],
+        tells: &[
+            "The {directory} folder holds {files}.",
+            "In {directory} there are: {files}.",
+        ],
         run: list_files,
     },
     Builtin {
         name: "read_file",
         domain: "files",
         description: "Reads a text file of the workspace.",
-        params: &[req("path", Ty::Str, "file_path", "Relative path, e.g. notes/garden_log.txt.")],
+        params: &[req(
+            "path",
+            Ty::Str,
+            "file_path",
+            "Relative path, e.g. notes/garden_log.txt.",
+        )],
         outputs: &[("content", "text")],
-        asks: &["open {path} and show me what it says", "read me the file {path}"],
-        tells: &["{path} reads: \"{content}\"", "Here is {path}: \"{content}\""],
+        asks: &[
+            "open {path} and show me what it says",
+            "read me the file {path}",
+        ],
+        tells: &[
+            "{path} reads: \"{content}\"",
+            "Here is {path}: \"{content}\"",
+        ],
         run: read_file,
     },
     Builtin {
@@ -33,18 +55,35 @@ pub const TOOLS: &[Builtin] = &[
         description: "Size in bytes, lines and words of a workspace file.",
         params: &[req("path", Ty::Str, "file_path", "Relative path.")],
         outputs: &[],
-        asks: &["check how big {path} is", "tell me how many lines and words {path} has"],
-        tells: &["{path} is {bytes} bytes, {lines} lines and {words} words long.", "{path} has {lines} lines ({words} words, {bytes} bytes)."],
+        asks: &[
+            "check how big {path} is",
+            "tell me how many lines and words {path} has",
+        ],
+        tells: &[
+            "{path} is {bytes} bytes, {lines} lines and {words} words long.",
+            "{path} has {lines} lines ({words} words, {bytes} bytes).",
+        ],
         run: file_info,
     },
     Builtin {
         name: "search_files",
         domain: "files",
         description: "Finds lines containing a phrase (case-insensitive) across the workspace.",
-        params: &[req("query", Ty::Str, "search_term", "The phrase to look for.")],
+        params: &[req(
+            "query",
+            Ty::Str,
+            "search_term",
+            "The phrase to look for.",
+        )],
         outputs: &[("matches[].path", "file_path")],
-        asks: &["search my files for \"{query}\"", "find every line in my files that mentions \"{query}\""],
-        tells: &["\"{query}\" appears in {matches}.", "Lines mentioning \"{query}\": {matches}."],
+        asks: &[
+            "search my files for \"{query}\"",
+            "find every line in my files that mentions \"{query}\"",
+        ],
+        tells: &[
+            "\"{query}\" appears in {matches}.",
+            "Lines mentioning \"{query}\": {matches}.",
+        ],
         run: search_files,
     },
 ];
@@ -52,7 +91,9 @@ pub const TOOLS: &[Builtin] = &[
 fn checked_path(path: &str) -> Result<String, String> {
     let path = path.trim().trim_start_matches("./");
     if path.starts_with('/') || path.split('/').any(|part| part == "..") {
-        return Err(format!("`{path}` is outside the workspace; use a relative path"));
+        return Err(format!(
+            "`{path}` is outside the workspace; use a relative path"
+        ));
     }
     Ok(path.trim_end_matches('/').to_owned())
 }
@@ -69,7 +110,11 @@ fn file<'e>(env: &'e Env, args: &Args) -> Result<(String, &'e str), String> {
 
 fn list_files(env: &Env, args: &Args) -> Result<Value, String> {
     let directory = checked_path(args.str("directory")?)?;
-    let prefix = if directory.is_empty() { String::new() } else { format!("{directory}/") };
+    let prefix = if directory.is_empty() {
+        String::new()
+    } else {
+        format!("{directory}/")
+    };
     let files: Vec<&str> = env
         .files
         .keys()
@@ -108,11 +153,10 @@ fn search_files(env: &Env, args: &Args) -> Result<Value, String> {
         .files
         .iter()
         .flat_map(|(path, text)| {
-            text.lines().enumerate().filter_map(move |(i, line)| {
-                line.to_lowercase().contains(needle).then(
-                    || json!({ "path": path, "line_number": i + 1, "line": line }),
-                )
-            })
+            text.lines()
+                .enumerate()
+                .filter(move |(_, line)| line.to_lowercase().contains(needle))
+                .map(move |(i, line)| json!({ "path": path, "line_number": i + 1, "line": line }))
         })
         .collect();
     Ok(json!({ "query": query, "match_count": matches.len(), "matches": matches }))

@@ -107,7 +107,10 @@ fn city_info(env: &Env, args: &Args) -> Result<Value, String> {
 }
 
 fn distance(a: &City, b: &City) -> f64 {
-    round(haversine_km(a.latitude, a.longitude, b.latitude, b.longitude), 1)
+    round(
+        haversine_km(a.latitude, a.longitude, b.latitude, b.longitude),
+        1,
+    )
 }
 
 fn distance_between_cities(env: &Env, args: &Args) -> Result<Value, String> {
@@ -151,7 +154,9 @@ fn cities_in_country(env: &Env, args: &Args) -> Result<Value, String> {
         .map(|c| c.name.as_str())
         .collect();
     if cities.is_empty() {
-        return Err(format!("no cities for country code `{code}` in the city table"));
+        return Err(format!(
+            "no cities for country code `{code}` in the city table"
+        ));
     }
     Ok(json!({ "country_code": code, "cities": cities }))
 }

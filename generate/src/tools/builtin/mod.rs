@@ -313,7 +313,11 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), tools.len(), "tool names must be unique");
         for tool in &tools {
-            assert!(!tool.asks.is_empty() && !tool.tells.is_empty(), "{}", tool.name);
+            assert!(
+                !tool.asks.is_empty() && !tool.tells.is_empty(),
+                "{}",
+                tool.name
+            );
         }
     }
 
@@ -325,12 +329,20 @@ mod tests {
             let required: Vec<&Param> = tool.params.iter().filter(|p| p.required).collect();
             for (i, param) in required.iter().enumerate() {
                 // The n-th parameter of a kind takes the n-th pool value.
-                let nth = required[..i].iter().filter(|p| p.kind == param.kind).count();
+                let nth = required[..i]
+                    .iter()
+                    .filter(|p| p.kind == param.kind)
+                    .count();
                 let value = match param.ty {
                     Ty::Enum(values) => json!(values[nth % values.len()]),
-                    _ => source.env.pool(param.kind).into_iter().nth(nth).unwrap_or_else(
-                        || panic!("{}: no pool for kind {}", tool.name, param.kind),
-                    ),
+                    _ => source
+                        .env
+                        .pool(param.kind)
+                        .into_iter()
+                        .nth(nth)
+                        .unwrap_or_else(|| {
+                            panic!("{}: no pool for kind {}", tool.name, param.kind)
+                        }),
                 };
                 args.insert(param.name.to_owned(), value);
             }

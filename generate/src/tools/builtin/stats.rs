@@ -144,7 +144,11 @@ fn linear_regression(_: &Env, args: &Args) -> Result<Value, String> {
     }
     let slope = sxy / sxx;
     let intercept = mean(&ys) - slope * mean(&xs);
-    let r2 = if syy == 0.0 { 1.0 } else { sxy * sxy / (sxx * syy) };
+    let r2 = if syy == 0.0 {
+        1.0
+    } else {
+        sxy * sxy / (sxx * syy)
+    };
     Ok(json!({
         "n": xs.len(),
         "slope": round(slope, 4),

@@ -60,7 +60,9 @@ fn sun_times(lat: f64, lon: f64, date: NaiveDate) -> Result<SunTimes, String> {
     let set = day.event_time(SolarEvent::Sunset);
     match (rise, set) {
         (Some(rise), Some(set)) => Ok(SunTimes { rise, set }),
-        _ => Err(format!("the sun does not rise and set at ({lat}, {lon}) on {date} (polar day or night)")),
+        _ => Err(format!(
+            "the sun does not rise and set at ({lat}, {lon}) on {date} (polar day or night)"
+        )),
     }
 }
 

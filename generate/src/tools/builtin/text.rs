@@ -7,8 +7,8 @@ use super::Env;
 
 const CASES: &[&str] = &["upper", "lower", "title"];
 const STOP_WORDS: &[&str] = &[
-    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "by", "from", "with",
-    "is", "it", "was", "this", "that", "we", "our", "me", "each",
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "by", "from", "with", "is",
+    "it", "was", "this", "that", "we", "our", "me", "each",
 ];
 
 pub const TOOLS: &[Builtin] = &[
@@ -18,8 +18,14 @@ pub const TOOLS: &[Builtin] = &[
         description: "Counts words, characters, lines and sentences of a text.",
         params: &[req("text", Ty::Str, "text", "The text to count.")],
         outputs: &[],
-        asks: &["count the words and sentences in \"{text}\"", "tell me how long this text is: \"{text}\""],
-        tells: &["It has {words} words, {characters} characters and {sentences} sentences.", "That text runs to {words} words over {lines} lines."],
+        asks: &[
+            "count the words and sentences in \"{text}\"",
+            "tell me how long this text is: \"{text}\"",
+        ],
+        tells: &[
+            "It has {words} words, {characters} characters and {sentences} sentences.",
+            "That text runs to {words} words over {lines} lines.",
+        ],
         run: word_count,
     },
     Builtin {
@@ -28,17 +34,31 @@ pub const TOOLS: &[Builtin] = &[
         description: "Extracts every number that appears in a text, in order.",
         params: &[req("text", Ty::Str, "text", "The text to scan.")],
         outputs: &[("numbers", "numbers")],
-        asks: &["pull out all the numbers from \"{text}\"", "list every number mentioned in \"{text}\""],
-        tells: &["The numbers in it are {numbers}.", "I found these numbers: {numbers}."],
+        asks: &[
+            "pull out all the numbers from \"{text}\"",
+            "list every number mentioned in \"{text}\"",
+        ],
+        tells: &[
+            "The numbers in it are {numbers}.",
+            "I found these numbers: {numbers}.",
+        ],
         run: extract_numbers,
     },
     Builtin {
         name: "slugify",
         domain: "text",
         description: "Turns a text into a lowercase URL slug.",
-        params: &[req("text", Ty::Str, "text", "The text to turn into a slug.")],
+        params: &[req(
+            "text",
+            Ty::Str,
+            "text",
+            "The text to turn into a slug.",
+        )],
         outputs: &[("slug", "slug")],
-        asks: &["make a URL slug out of \"{text}\"", "turn \"{text}\" into a web-friendly slug"],
+        asks: &[
+            "make a URL slug out of \"{text}\"",
+            "turn \"{text}\" into a web-friendly slug",
+        ],
         tells: &["The slug is `{slug}`.", "Use `{slug}` as the URL slug."],
         run: slugify,
     },
@@ -51,8 +71,14 @@ pub const TOOLS: &[Builtin] = &[
             req("case", Ty::Enum(CASES), "case", "Target case."),
         ],
         outputs: &[("result", "text")],
-        asks: &["rewrite \"{text}\" in {case} case", "put \"{text}\" into {case} case"],
-        tells: &["In {case} case it reads: \"{result}\".", "Here it is in {case} case: \"{result}\"."],
+        asks: &[
+            "rewrite \"{text}\" in {case} case",
+            "put \"{text}\" into {case} case",
+        ],
+        tells: &[
+            "In {case} case it reads: \"{result}\".",
+            "Here it is in {case} case: \"{result}\".",
+        ],
         run: change_case,
     },
     Builtin {
@@ -61,7 +87,10 @@ pub const TOOLS: &[Builtin] = &[
         description: "The most frequent words of a text (ignoring common stop words).",
         params: &[req("text", Ty::Str, "text", "The text to analyse.")],
         outputs: &[("top[].word", "search_term")],
-        asks: &["find the most frequent words in \"{text}\"", "tell me which words come up most often in \"{text}\""],
+        asks: &[
+            "find the most frequent words in \"{text}\"",
+            "tell me which words come up most often in \"{text}\"",
+        ],
         tells: &["The most frequent words are {top}.", "Top words: {top}."],
         run: top_words,
     },
@@ -91,9 +120,9 @@ fn extract_numbers(_: &Env, args: &Args) -> Result<Value, String> {
     let mut numbers = Vec::new();
     let mut current = String::new();
     for c in text.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_digit() || (c == '.' && !current.is_empty() && !current.contains('.')) {
-            current.push(c);
-        } else if c == '-' && current.is_empty() {
+        let in_number =
+            c.is_ascii_digit() || (c == '.' && !current.is_empty() && !current.contains('.'));
+        if in_number || (c == '-' && current.is_empty()) {
             current.push(c);
         } else {
             let token = current.trim_end_matches('.');
@@ -141,7 +170,10 @@ fn change_case(_: &Env, args: &Args) -> Result<Value, String> {
             .map(|w| {
                 let mut chars = w.chars();
                 match chars.next() {
-                    Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                    Some(first) => first
+                        .to_uppercase()
+                        .chain(chars.flat_map(char::to_lowercase))
+                        .collect(),
                     None => String::new(),
                 }
             })
@@ -169,7 +201,7 @@ fn top_words(_: &Env, args: &Args) -> Result<Value, String> {
         return Err("the text has no words to count".into());
     }
     // Stable sort: ties keep their first-appearance order.
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let top: Vec<Value> = counts
         .into_iter()
         .take(5)

@@ -37,12 +37,28 @@ pub const TOOLS: &[Builtin] = &[
         description: "Converts a length or distance between km, m, mi, ft and nmi.",
         params: &[
             req("value", Ty::Num, "length", "The length to convert."),
-            req("from_unit", Ty::Enum(LENGTH_UNITS), "length_unit", "Unit of the value."),
-            req("to_unit", Ty::Enum(LENGTH_UNITS), "length_unit", "Unit to convert to."),
+            req(
+                "from_unit",
+                Ty::Enum(LENGTH_UNITS),
+                "length_unit",
+                "Unit of the value.",
+            ),
+            req(
+                "to_unit",
+                Ty::Enum(LENGTH_UNITS),
+                "length_unit",
+                "Unit to convert to.",
+            ),
         ],
         outputs: &[("result", "length"), ("to_unit", "length_unit")],
-        asks: &["convert {value} {from_unit} into {to_unit}", "tell me what {value} {from_unit} is in {to_unit}"],
-        tells: &["{value} {from_unit} is {result} {to_unit}.", "That comes to {result} {to_unit} ({value} {from_unit})."],
+        asks: &[
+            "convert {value} {from_unit} into {to_unit}",
+            "tell me what {value} {from_unit} is in {to_unit}",
+        ],
+        tells: &[
+            "{value} {from_unit} is {result} {to_unit}.",
+            "That comes to {result} {to_unit} ({value} {from_unit}).",
+        ],
         run: convert_length,
     },
     Builtin {
@@ -51,12 +67,28 @@ pub const TOOLS: &[Builtin] = &[
         description: "Converts a mass between kg, g, lb and oz.",
         params: &[
             req("value", Ty::Num, "mass", "The mass to convert."),
-            req("from_unit", Ty::Enum(MASS_UNITS), "mass_unit", "Unit of the value."),
-            req("to_unit", Ty::Enum(MASS_UNITS), "mass_unit", "Unit to convert to."),
+            req(
+                "from_unit",
+                Ty::Enum(MASS_UNITS),
+                "mass_unit",
+                "Unit of the value.",
+            ),
+            req(
+                "to_unit",
+                Ty::Enum(MASS_UNITS),
+                "mass_unit",
+                "Unit to convert to.",
+            ),
         ],
         outputs: &[("result", "mass"), ("to_unit", "mass_unit")],
-        asks: &["convert {value} {from_unit} to {to_unit}", "tell me how many {to_unit} {value} {from_unit} is"],
-        tells: &["{value} {from_unit} equals {result} {to_unit}.", "In {to_unit}, {value} {from_unit} is {result}."],
+        asks: &[
+            "convert {value} {from_unit} to {to_unit}",
+            "tell me how many {to_unit} {value} {from_unit} is",
+        ],
+        tells: &[
+            "{value} {from_unit} equals {result} {to_unit}.",
+            "In {to_unit}, {value} {from_unit} is {result}.",
+        ],
         run: convert_mass,
     },
     Builtin {
@@ -64,13 +96,34 @@ pub const TOOLS: &[Builtin] = &[
         domain: "units",
         description: "Converts a temperature between celsius, fahrenheit and kelvin.",
         params: &[
-            req("value", Ty::Num, "temperature", "The temperature to convert."),
-            req("from_unit", Ty::Enum(TEMPERATURE_UNITS), "temperature_unit", "Scale of the value."),
-            req("to_unit", Ty::Enum(TEMPERATURE_UNITS), "temperature_unit", "Scale to convert to."),
+            req(
+                "value",
+                Ty::Num,
+                "temperature",
+                "The temperature to convert.",
+            ),
+            req(
+                "from_unit",
+                Ty::Enum(TEMPERATURE_UNITS),
+                "temperature_unit",
+                "Scale of the value.",
+            ),
+            req(
+                "to_unit",
+                Ty::Enum(TEMPERATURE_UNITS),
+                "temperature_unit",
+                "Scale to convert to.",
+            ),
         ],
         outputs: &[("result", "temperature"), ("to_unit", "temperature_unit")],
-        asks: &["convert {value} degrees {from_unit} to {to_unit}", "tell me what {value} {from_unit} is in {to_unit}"],
-        tells: &["{value} {from_unit} is {result} {to_unit}.", "That temperature is {result} in {to_unit}."],
+        asks: &[
+            "convert {value} degrees {from_unit} to {to_unit}",
+            "tell me what {value} {from_unit} is in {to_unit}",
+        ],
+        tells: &[
+            "{value} {from_unit} is {result} {to_unit}.",
+            "That temperature is {result} in {to_unit}.",
+        ],
         run: convert_temperature,
     },
     Builtin {
@@ -79,12 +132,28 @@ pub const TOOLS: &[Builtin] = &[
         description: "Converts a volume between l, ml, gal_us, cup_us and fl_oz_us.",
         params: &[
             req("value", Ty::Num, "volume", "The volume to convert."),
-            req("from_unit", Ty::Enum(VOLUME_UNITS), "volume_unit", "Unit of the value."),
-            req("to_unit", Ty::Enum(VOLUME_UNITS), "volume_unit", "Unit to convert to."),
+            req(
+                "from_unit",
+                Ty::Enum(VOLUME_UNITS),
+                "volume_unit",
+                "Unit of the value.",
+            ),
+            req(
+                "to_unit",
+                Ty::Enum(VOLUME_UNITS),
+                "volume_unit",
+                "Unit to convert to.",
+            ),
         ],
         outputs: &[("result", "volume"), ("to_unit", "volume_unit")],
-        asks: &["convert {value} {from_unit} into {to_unit}", "tell me how much {value} {from_unit} is in {to_unit}"],
-        tells: &["{value} {from_unit} is {result} {to_unit}.", "Converted, {value} {from_unit} makes {result} {to_unit}."],
+        asks: &[
+            "convert {value} {from_unit} into {to_unit}",
+            "tell me how much {value} {from_unit} is in {to_unit}",
+        ],
+        tells: &[
+            "{value} {from_unit} is {result} {to_unit}.",
+            "Converted, {value} {from_unit} makes {result} {to_unit}.",
+        ],
         run: convert_volume,
     },
 ];
