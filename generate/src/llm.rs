@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
@@ -146,6 +147,20 @@ pub struct RoleLlm {
     pub chat: Arc<dyn DynChat>,
     pub cache: Option<Arc<ReplayCache>>,
     pub settings: RoleSettings,
+    /// How far structured output has fallen back from `settings.structured`
+    /// after the server refused it (0 = not at all), shared by clones.
+    pub fallback: Arc<AtomicU8>,
+}
+
+/// The modes tried in order once a server refuses one with HTTP 400/422.
+const FALLBACK: [StructuredMode; 3] = [
+    StructuredMode::JsonSchema,
+    StructuredMode::ToolCall,
+    StructuredMode::Prompt,
+];
+
+fn refused_by_server(error: &str) -> bool {
+    error.contains("HTTP 400") || error.contains("HTTP 422")
 }
 
 impl RoleLlm {
@@ -213,20 +228,24 @@ impl RoleLlm {
         let validator = jsonschema::validator_for(schema)
             .map_err(|e| RoleError::new(role, format!("bad output schema: {e}")))?;
         let mut last_problem = String::new();
-        for _ in 0..=self.settings.format_retries {
+        let mut tries = 0;
+        while tries <= self.settings.format_retries {
+            let mode = self.mode();
             let mut messages = messages.clone();
-            if !last_problem.is_empty() && self.settings.structured == StructuredMode::Prompt {
+            if !last_problem.is_empty() && mode == StructuredMode::Prompt {
                 messages.push(ChatMessage::new(
                     "user",
                     format!("Your last reply was unusable ({last_problem}). Reply with JSON only."),
                 ));
             }
-            let request = self.structured_request(messages, name, schema);
-            let response = self
-                .call(request, counters)
-                .await
-                .map_err(|e| RoleError::new(role, e))?;
-            let text = match self.settings.structured {
+            let request = self.structured_request(mode, messages, name, schema);
+            let response = match self.call(request, counters).await {
+                Ok(response) => response,
+                Err(error) if refused_by_server(&error) && self.fall_back(mode) => continue,
+                Err(error) => return Err(RoleError::new(role, error)),
+            };
+            tries += 1;
+            let text = match mode {
                 StructuredMode::ToolCall => response
                     .tool_calls
                     .first()
@@ -251,14 +270,43 @@ impl RoleLlm {
         ))
     }
 
+    /// The structured-output mode in force.
+    fn mode(&self) -> StructuredMode {
+        let start = FALLBACK
+            .iter()
+            .position(|m| *m == self.settings.structured)
+            .unwrap_or(0);
+        let step = self.fallback.load(Ordering::Relaxed) as usize;
+        FALLBACK[(start + step).min(FALLBACK.len() - 1)]
+    }
+
+    /// Moves past `refused` to the next mode; false when none is left.
+    fn fall_back(&self, refused: StructuredMode) -> bool {
+        if refused == StructuredMode::Prompt {
+            return false;
+        }
+        // Several calls may be refused at once: advance one step past `refused` only.
+        let start = FALLBACK
+            .iter()
+            .position(|m| *m == self.settings.structured)
+            .unwrap_or(0);
+        let at = FALLBACK.iter().position(|m| *m == refused).unwrap_or(0);
+        let step = at.saturating_sub(start) as u8;
+        let _ =
+            self.fallback
+                .compare_exchange(step, step + 1, Ordering::Relaxed, Ordering::Relaxed);
+        true
+    }
+
     fn structured_request(
         &self,
+        mode: StructuredMode,
         mut messages: Vec<ChatMessage>,
         name: &str,
         schema: &Value,
     ) -> ChatRequest {
         let mut request = ChatRequest::default();
-        match self.settings.structured {
+        match mode {
             StructuredMode::JsonSchema => {
                 request.response_format = Some(json!({
                     "type": "json_schema",

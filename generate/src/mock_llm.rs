@@ -53,42 +53,70 @@ fn strings(schema: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The names of the loop's structured outputs.
+const STRUCTURED: [&str; 3] = ["ApiProposalAll", "ApiSelection", "WorkflowQueryResponse"];
+
 /// The scripted reply to a request: `(content, tool_calls)`.
 pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) {
     let seed = hash(&serde_json::to_string(&request.messages).unwrap_or_default());
     if let Some(format) = &request.response_format {
         let name = format["json_schema"]["name"].as_str().unwrap_or_default();
-        let schema = &format["json_schema"]["schema"];
-        let content = match name {
-            "ApiProposalAll" => {
-                let names = strings(
-                    &schema["properties"]["proposals"]["items"]["properties"]["api"]["items"]
-                        ["properties"]["name"]["enum"],
-                );
-                let proposals: Vec<Value> = (0..3.min(names.len()))
+        let content = structured(name, &format["json_schema"]["schema"], seed);
+        return (Some(content.to_string()), Vec::new());
+    }
+    // Structured output requested as one forced tool call.
+    if let [tool] = &request.tools[..] {
+        let name = tool["function"]["name"].as_str().unwrap_or_default();
+        if STRUCTURED.contains(&name) {
+            let arguments = structured(name, &tool["function"]["parameters"], seed).to_string();
+            let call = ToolCall {
+                id: format!("call_{}", seed % 10_000),
+                kind: "function".into(),
+                function: FunctionCall {
+                    name: name.to_owned(),
+                    arguments,
+                },
+            };
+            return (None, vec![call]);
+        }
+    }
+    executor_turn(request, seed)
+}
+
+/// A structured answer named `name` that satisfies `schema`.
+fn structured(name: &str, schema: &Value, seed: u64) -> Value {
+    match name {
+        "ApiProposalAll" => {
+            let names = strings(
+                &schema["properties"]["proposals"]["items"]["properties"]["api"]["items"]
+                    ["properties"]["name"]["enum"],
+            );
+            let proposals: Vec<Value> = (0..3.min(names.len()))
                     .map(|i| {
                         let api = &names[(seed as usize + i * 7) % names.len()];
                         json!({"id": format!("{i}"), "instruction": format!("Use {api} with typical inputs."), "api": [{"name": api}]})
                     })
                     .collect();
-                json!({"reason": "Scripted proposals.", "proposals": proposals})
-            }
-            "ApiSelection" => {
-                let ids = strings(&schema["properties"]["id"]["enum"]);
-                let chains = strings(&schema["properties"]["which_chain"]["enum"]);
-                json!({
-                    "id": ids[seed as usize % (ids.len() - 1).max(1)],
-                    "reason": "Scripted choice.",
-                    "which_chain": chains[seed as usize % chains.len()],
-                })
-            }
-            _ => json!({
-                "query": format!("Scripted query #{}", seed % 1000),
-                "response": "Scripted response.",
-            }),
-        };
-        return (Some(content.to_string()), Vec::new());
+            json!({"reason": "Scripted proposals.", "proposals": proposals})
+        }
+        "ApiSelection" => {
+            let ids = strings(&schema["properties"]["id"]["enum"]);
+            let chains = strings(&schema["properties"]["which_chain"]["enum"]);
+            json!({
+                "id": ids[seed as usize % (ids.len() - 1).max(1)],
+                "reason": "Scripted choice.",
+                "which_chain": chains[seed as usize % chains.len()],
+            })
+        }
+        _ => json!({
+            "query": format!("Scripted query #{}", seed % 1000),
+            "response": "Scripted response.",
+        }),
     }
+}
+
+/// The executor agent: call the first tool once, then finish.
+fn executor_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolCall>) {
     let answered = request.messages.last().is_some_and(|m| m.role == "tool");
     let Some(tool) = request.tools.first().filter(|_| !answered) else {
         return (Some("Done.".into()), Vec::new());
@@ -153,6 +181,9 @@ pub struct MockOptions {
     pub fail_every: u64,
     /// Every n-th request gets unparsable JSON content (0 = never).
     pub garbage_every: u64,
+    /// Answer HTTP 400 to any request with a `response_format`, as servers
+    /// without structured outputs do.
+    pub reject_response_format: bool,
 }
 
 struct MockState {
@@ -194,6 +225,9 @@ pub async fn serve(options: MockOptions, port: u16) -> std::io::Result<MockServe
 async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value>) -> Response {
     let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     tokio::time::sleep(state.options.latency).await;
+    if state.options.reject_response_format && body.get("response_format").is_some() {
+        return (StatusCode::BAD_REQUEST, "response_format is not supported").into_response();
+    }
     if state.options.fail_every > 0 && n.is_multiple_of(state.options.fail_every) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
     }

@@ -117,6 +117,7 @@ fn role_llm(
     Ok(RoleLlm {
         chat,
         cache,
+        fallback: Default::default(),
         settings: RoleSettings {
             model,
             temperature: settings.temperature,

@@ -54,7 +54,7 @@ async fn recorded_runs_replay_byte_for_byte_without_an_llm() {
     let options = MockOptions {
         latency: Duration::from_millis(2),
         fail_every: 4,
-        garbage_every: 0,
+        ..MockOptions::default()
     };
     let server = serve(options, 0).await.unwrap();
     let (recorded, replayed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -108,4 +108,28 @@ async fn a_replay_miss_is_an_error_not_a_call() {
     assert!(!outcome.metadata.accepted);
     let reason = outcome.trace[0].early_next.as_deref().unwrap();
     assert!(reason.contains("replay cache has no reply"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_server_without_structured_outputs_gets_a_forced_tool_call() {
+    let options = MockOptions {
+        reject_response_format: true,
+        ..MockOptions::default()
+    };
+    let server = serve(options, 0).await.unwrap();
+    let llm = common::role_llm(client(&server.base_url()), None);
+    let engine = common::llm_engine(llm.clone(), loop_config());
+    let outcome = engine.run_seed(5).await;
+    assert!(
+        outcome.metadata.accepted,
+        "{:?}",
+        outcome.trace[0].early_next
+    );
+    assert!(outcome
+        .workflow
+        .unwrap()
+        .query
+        .starts_with("Scripted query"));
+    // One refusal moved every role of this client to tool calls, once.
+    assert_eq!(llm.fallback.load(std::sync::atomic::Ordering::Relaxed), 1);
 }

@@ -20,6 +20,7 @@ pub fn role_llm(chat: Arc<dyn DynChat>, cache: Option<Arc<ReplayCache>>) -> Role
     RoleLlm {
         chat,
         cache,
+        fallback: Default::default(),
         settings: RoleSettings {
             model: "scripted".into(),
             temperature: Some(1.0),
