@@ -27,6 +27,10 @@ use crate::workflow::{ChainTarget, Workflow, MAX_CHAINS};
 /// Chains longer than this are no longer preferred for continuation.
 const LONG_CHAIN: usize = 4;
 
+/// Past this many chains the selector only continues chains: more independent
+/// sub-tasks would turn the query into a checklist.
+const MAX_INDEPENDENT_CHAINS: usize = 3;
+
 /// A seeded generator from a list of integers (seed, step, proposal, ...).
 pub fn seeded(parts: &[u64]) -> StdRng {
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
@@ -424,7 +428,7 @@ impl Selector for RulePolicy {
     ) -> BoxFuture<'a, Result<Gradient, RoleError>> {
         Box::pin(async move {
             let used = used_tools(cx.workflow);
-            let full = cx.workflow.api_use_chains.len() >= MAX_CHAINS;
+            let full = cx.workflow.api_use_chains.len() >= MAX_CHAINS.min(MAX_INDEPENDENT_CHAINS);
             let mut best: Option<(u32, &Report)> = None;
             for report in reports {
                 let Some(step) = &report.step else { continue };

@@ -18,7 +18,7 @@ pub const TOOLS: &[Builtin] = &[
             req("longitude", Ty::Num, "longitude", "Longitude in degrees."),
             req("date", Ty::Str, "date", "YYYY-MM-DD."),
         ],
-        outputs: &[("day_length_hours", "value")],
+        outputs: &[("day_length_hours", "hours")],
         asks: &[
             "tell me when the sun rises and sets at {latitude}, {longitude} on {date}",
             "get sunrise and sunset times for the point {latitude}, {longitude} on {date}",
@@ -37,7 +37,7 @@ pub const TOOLS: &[Builtin] = &[
             req("city", Ty::Str, "city", "City name."),
             req("date", Ty::Str, "date", "YYYY-MM-DD."),
         ],
-        outputs: &[("day_length_hours", "value"), ("timezone", "timezone")],
+        outputs: &[("day_length_hours", "hours"), ("timezone", "timezone")],
         asks: &["find out when the sun rises and sets in {city} on {date}", "tell me the local sunrise and sunset in {city} on {date}"],
         tells: &[
             "In {city} on {date} the sun rises at {sunrise_local} and sets at {sunset_local} local time ({day_length_hours} hours of daylight).",
