@@ -25,7 +25,7 @@ pub const TOOLS: &[Builtin] = &[
         domain: "business",
         description: "Name, category and unit price of a product by its id.",
         params: &[req("product_id", Ty::Str, "product_id", "Product id, e.g. P-101.")],
-        outputs: &[("unit_price", "amount"), ("category", "category")],
+        outputs: &[("unit_price", "price"), ("category", "category")],
         asks: &["look up product {product_id}", "get the details and price of product {product_id}"],
         tells: &["{product_id} is the {name} ({category}) at {unit_price}.", "Product {product_id}, the {name}, sells for {unit_price}."],
         run: get_product,
@@ -58,7 +58,7 @@ pub const TOOLS: &[Builtin] = &[
         outputs: &[
             ("customer_id", "customer_id"),
             ("order_date", "date"),
-            ("total", "amount"),
+            ("total", "price"),
             ("items[].product_id", "product_id"),
         ],
         asks: &["open order {order_id} and tell me what is in it", "check the contents and status of order {order_id}"],

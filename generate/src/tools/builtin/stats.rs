@@ -43,7 +43,7 @@ pub const TOOLS: &[Builtin] = &[
             req("xs", Ty::NumList, "xs", "First variable."),
             req("ys", Ty::NumList, "ys", "Second variable, same length."),
         ],
-        outputs: &[("pearson_r", "value")],
+        outputs: &[],
         asks: &["check how strongly {xs} and {ys} are correlated", "compute the Pearson correlation between {xs} and {ys}"],
         tells: &["The Pearson correlation is {pearson_r} over {n} pairs.", "Those series correlate with r = {pearson_r}."],
         run: correlation,
@@ -56,7 +56,7 @@ pub const TOOLS: &[Builtin] = &[
             req("xs", Ty::NumList, "xs", "Predictor values."),
             req("ys", Ty::NumList, "ys", "Response values, same length."),
         ],
-        outputs: &[("slope", "value"), ("intercept", "value")],
+        outputs: &[],
         asks: &["fit a straight line through x = {xs} and y = {ys}", "run a linear regression of {ys} on {xs}"],
         tells: &[
             "The best-fit line is y = {slope}x + {intercept} (R² = {r_squared}).",
