@@ -75,6 +75,7 @@ enum Fault {
     NotJson,
     OffSchema,
     UnknownTool,
+    UnknownReportId,
     BadArguments,
     TransportError,
 }
@@ -102,6 +103,17 @@ impl ChatModel for Faulty {
             Fault::BadArguments if !response.tool_calls.is_empty() => {
                 response.tool_calls[0].function.arguments = "{city: ".into()
             }
+            Fault::UnknownReportId
+                if request
+                    .response_format
+                    .as_ref()
+                    .is_some_and(|f| f["json_schema"]["name"] == "ApiSelection") =>
+            {
+                let mut value: serde_json::Value =
+                    serde_json::from_str(response.content.as_deref().unwrap()).unwrap();
+                value["id"] = "p99".into();
+                response.content = Some(value.to_string());
+            }
             Fault::TransportError => {
                 return Err(LlmError::Transport {
                     endpoint: "mock".into(),
@@ -121,6 +133,7 @@ async fn malformed_replies_fail_steps_not_seeds() {
         (Fault::NotJson, 2),
         (Fault::OffSchema, 2),
         (Fault::UnknownTool, 1),
+        (Fault::UnknownReportId, 1),
         (Fault::BadArguments, 1),
         (Fault::TransportError, 3),
     ] {
@@ -161,6 +174,16 @@ async fn malformed_replies_fail_steps_not_seeds() {
                 assert!(attempts
                     .iter()
                     .all(|a| a.rejected.as_deref().is_some_and(|r| r.contains(wanted))));
+            }
+            // A hallucinated report id breaks the selector's enum: never selected.
+            Fault::UnknownReportId => {
+                assert!(!outcome.metadata.accepted);
+                assert!(
+                    early
+                        .iter()
+                        .all(|e| e.contains("selector: unusable structured reply")),
+                    "{early:?}"
+                );
             }
             // Format faults are retried or end one iteration early.
             _ => {
