@@ -84,6 +84,7 @@ pub async fn run(
     for folder in ["data", "trace", "metadata"] {
         let dir = out.join(folder);
         std::fs::create_dir_all(&dir).map_err(|e| GenerateError::io(&dir, e))?;
+        remove_stale_temp_files(&dir);
     }
     let pending: Vec<u64> = seeds
         .iter()
@@ -120,6 +121,19 @@ pub async fn run(
     bar.finish();
     let summary = finish(out, seeds, resumed, started)?;
     Ok(summary)
+}
+
+/// Removes the hidden `.<name>.tmp<pid>` files a killed run left behind.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {

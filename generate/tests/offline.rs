@@ -94,8 +94,14 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
 
     // A re-run skips every finished seed; losing one seed's files redoes only it.
     std::fs::remove_file(a.path().join("metadata/00004.json")).unwrap();
+    let stale = a.path().join("trace/.00004.json.tmp999");
+    std::fs::write(&stale, "{\"torn").unwrap();
     let resumed = generate(&config, a.path()).await;
     assert_eq!(resumed.resumed, 11);
+    assert!(
+        !stale.exists(),
+        "a killed run's temporary file is cleaned up"
+    );
     assert_eq!(read(a.path()), read(b.path()));
 }
 

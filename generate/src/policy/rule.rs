@@ -598,3 +598,113 @@ mod tests {
         assert_ne!(a, seeded(&[2, 1]).random::<u64>());
     }
 }
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+    use crate::policy::Counters;
+    use crate::tools::builtin::BuiltinSource;
+    use crate::tools::{CallLimits, ToolBox, ToolSource};
+    use crate::validate::{Validator, ValidatorConfig};
+    use crate::workflow::{Action, Step};
+    use serde_json::json;
+
+    fn setup() -> (RulePolicy, ToolBox, Workflow) {
+        let builtin = BuiltinSource::new(None).unwrap();
+        let policy = RulePolicy::new(Some(builtin.env().clone()), 3);
+        let source: Arc<dyn ToolSource> = Arc::new(builtin);
+        let toolbox = ToolBox::new(vec![source], CallLimits::default()).unwrap();
+        let mut workflow = Workflow::default();
+        let observation = r#"{"customer_id":"C-1003","name":"Camille Martin","city":"Lyon","email":"x","joined":"2024-04-22"}"#;
+        let step = Step(
+            Action::new("get_customer", json!({"customer_id": "C-1003"}), "builtin"),
+            observation.into(),
+        );
+        workflow.apply(step, &ChainTarget::NewChain);
+        (policy, toolbox, workflow)
+    }
+
+    #[tokio::test]
+    async fn data_flow_continues_the_chain_that_produced_the_value() {
+        let (policy, toolbox, workflow) = setup();
+        let validator = Validator::new(ValidatorConfig::default());
+        let counters = Counters::default();
+        let sampled = vec!["city_info".to_string(), "day_of_week".to_string()];
+        let cx = Context {
+            seed: 1,
+            step: 2,
+            workflow: &workflow,
+            sampled: &sampled,
+            toolbox: &toolbox,
+            validator: &validator,
+            memory: &[],
+            counters: &counters,
+        };
+        let set = policy.propose(&cx).await.unwrap();
+        let city = set
+            .proposals
+            .iter()
+            .find(|p| p.apis == ["city_info"])
+            .unwrap();
+        assert_eq!(city.source_chain.as_deref(), Some("api_use_chain_1"));
+
+        let reports = vec![
+            policy.execute(&cx, &set.proposals[1]).await,
+            policy.execute(&cx, &set.proposals[0]).await,
+        ];
+        // Both continue the customer's chain: city_info on their city, day_of_week on their join date.
+        let city = reports
+            .iter()
+            .find(|r| r.step.as_ref().unwrap().action().tool == "city_info")
+            .unwrap();
+        assert_eq!(
+            city.step.as_ref().unwrap().action().tool_input,
+            json!({"city": "Lyon"})
+        );
+        let day = reports
+            .iter()
+            .find(|r| r.step.as_ref().unwrap().action().tool == "day_of_week")
+            .unwrap();
+        assert_eq!(
+            day.step.as_ref().unwrap().action().tool_input,
+            json!({"date": "2024-04-22"})
+        );
+        let gradient = policy.select(&cx, &reports).await.unwrap();
+        assert_eq!(
+            gradient.target,
+            ChainTarget::Append("api_use_chain_1".into())
+        );
+        assert!(
+            gradient.reason.contains("get_customer"),
+            "{}",
+            gradient.reason
+        );
+        assert!(gradient.evidence[0].contains("api_use_chain_1/get_customer."));
+
+        // Without data flow a report starts a new chain; a flowing one wins over it.
+        let mut independent = city.clone();
+        independent.id = "p9".into();
+        independent.data_flow.clear();
+        let mixed = vec![independent.clone(), city.clone()];
+        let gradient = policy.select(&cx, &mixed).await.unwrap();
+        assert_eq!(gradient.chosen.as_deref(), Some(city.id.as_str()));
+        let gradient = policy
+            .select(&cx, std::slice::from_ref(&independent))
+            .await
+            .unwrap();
+        assert_eq!(gradient.target, ChainTarget::NewChain);
+        let flowing = city;
+        let step = flowing.step.as_ref().unwrap();
+
+        // A call already in the workflow is never chosen again.
+        let mut repeated = workflow.clone();
+        repeated.apply(step.clone(), &ChainTarget::Append("api_use_chain_1".into()));
+        let cx = Context {
+            workflow: &repeated,
+            ..cx
+        };
+        let only_flowing = vec![flowing.clone()];
+        let gradient = policy.select(&cx, &only_flowing).await.unwrap();
+        assert_eq!(gradient.chosen, None);
+    }
+}
