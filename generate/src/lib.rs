@@ -15,6 +15,7 @@ pub mod mock_llm;
 pub mod policy;
 pub mod run;
 pub mod setup;
+pub mod store;
 pub mod tools;
 pub mod validate;
 pub mod verify;

@@ -3,23 +3,22 @@
 //! accounting, and structured output (strict `json_schema`, a forced tool
 //! call, or prompt + validate + retry) checked against the schema.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use toolgrad_core::fsutil::append_line;
 use toolgrad_core::llm::{
     ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
 };
 
 use crate::config::StructuredMode;
-use crate::error::{GenerateError, Result};
+use crate::error::Result;
 use crate::policy::{Counters, RoleError};
+use crate::store::{JsonlStore, Keyed};
 
 /// [`ChatModel`] in object-safe form, so roles can hold any backend.
 pub trait DynChat: Send + Sync {
@@ -48,69 +47,42 @@ struct CachedReply {
     usage: Usage,
 }
 
-/// Request hash → reply, kept in an append-only JSONL file. Keys hash the
-/// model name and the request body only, so API keys never enter it.
+impl Keyed for CachedReply {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// Request hash → reply, kept in `<dir>/llm.jsonl` (append-only). Keys hash
+/// the model name and the request body only, so API keys never enter it.
 pub struct ReplayCache {
-    path: PathBuf,
-    entries: Mutex<HashMap<String, CachedReply>>,
+    store: JsonlStore<CachedReply>,
     replay_only: bool,
 }
 
 impl ReplayCache {
-    /// Opens (or starts) `<dir>/llm.jsonl`. A torn last line from a kill is
-    /// ignored; a bad line elsewhere is an error naming it.
+    /// Opens (or starts) `<dir>/llm.jsonl`; `replay_only` turns misses into errors.
     pub fn open(dir: &Path, replay_only: bool) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| GenerateError::io(dir, e))?;
-        let path = dir.join("llm.jsonl");
-        let mut entries = HashMap::new();
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| GenerateError::io(&path, e))?;
-            let complete = text.ends_with('\n');
-            let lines: Vec<&str> = text.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
-                match serde_json::from_str::<CachedReply>(line) {
-                    Ok(reply) => {
-                        entries.insert(reply.key.clone(), reply);
-                    }
-                    Err(_) if i + 1 == lines.len() && !complete => {}
-                    Err(e) => return Err(GenerateError::data(&path, i + 1, e.to_string())),
-                }
-            }
-            if !complete && !text.is_empty() {
-                // Drop the torn tail so later appends start on a fresh line.
-                let keep = text.rfind('\n').map_or(0, |i| i + 1);
-                toolgrad_core::fsutil::write_atomic(&path, &text.as_bytes()[..keep])
-                    .map_err(|e| GenerateError::io(&path, e))?;
-            }
-        }
         Ok(Self {
-            path,
-            entries: Mutex::new(entries),
+            store: JsonlStore::open(&dir.join("llm.jsonl"))?,
             replay_only,
         })
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.store.is_empty()
     }
 
     fn get(&self, key: &str) -> Option<CachedReply> {
-        self.entries.lock().ok()?.get(key).cloned()
+        self.store.get(key)
     }
 
     fn put(&self, reply: CachedReply) -> Result<()> {
-        let line = serde_json::to_string(&reply).expect("replies serialise");
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.contains_key(&reply.key) {
-            return Ok(());
-        }
-        append_line(&self.path, &line).map_err(|e| GenerateError::io(&self.path, e))?;
-        entries.insert(reply.key.clone(), reply);
-        Ok(())
+        self.store.put(reply)
     }
 }
 
@@ -348,26 +320,6 @@ fn snippet(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_survives_a_torn_tail_and_rejects_garbage_elsewhere() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llm.jsonl");
-        let good = serde_json::to_string(&CachedReply {
-            key: "k1".into(),
-            content: Some("hi".into()),
-            tool_calls: vec![],
-            usage: Usage::default(),
-        })
-        .unwrap();
-        std::fs::write(&path, format!("{good}\n{{\"key\": \"k2\", \"cont")).unwrap();
-        let cache = ReplayCache::open(dir.path(), false).unwrap();
-        assert_eq!(cache.len(), 1);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{good}\n"));
-        std::fs::write(&path, format!("garbage\n{good}\n")).unwrap();
-        let error = ReplayCache::open(dir.path(), false).err().unwrap();
-        assert!(error.to_string().contains("llm.jsonl:1"), "{error}");
-    }
 
     #[test]
     fn keys_depend_on_the_request_not_on_secrets() {

@@ -5,16 +5,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use toolgrad_core::fsutil::append_line;
 
 use super::{ToolError, ToolSource, ToolSpec};
+use crate::store::{JsonlStore, Keyed};
 
 pub const SOURCE: &str = "toolbench";
 
@@ -127,6 +126,12 @@ struct CachedObservation {
     observation: String,
 }
 
+impl Keyed for CachedObservation {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 /// The ToolBench catalog as a tool source.
 pub struct ToolbenchSource {
     specs: Vec<ToolSpec>,
@@ -134,8 +139,7 @@ pub struct ToolbenchSource {
     endpoint: String,
     key: Option<String>,
     http: reqwest::Client,
-    cache_path: PathBuf,
-    cache: Mutex<HashMap<String, String>>,
+    cache: JsonlStore<CachedObservation>,
 }
 
 impl ToolbenchSource {
@@ -222,16 +226,8 @@ impl ToolbenchSource {
                 catalog.display()
             ));
         }
-        std::fs::create_dir_all(cache_dir).map_err(|e| format!("{}: {e}", cache_dir.display()))?;
-        let cache_path = cache_dir.join("responses.jsonl");
-        let mut cache = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(&cache_path) {
-            for line in text.lines() {
-                if let Ok(entry) = serde_json::from_str::<CachedObservation>(line) {
-                    cache.insert(entry.key, entry.observation);
-                }
-            }
-        }
+        let cache =
+            JsonlStore::open(&cache_dir.join("responses.jsonl")).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -242,8 +238,7 @@ impl ToolbenchSource {
             endpoint: endpoint.to_owned(),
             key,
             http,
-            cache_path,
-            cache: Mutex::new(cache),
+            cache,
         })
     }
 
@@ -254,8 +249,8 @@ impl ToolbenchSource {
 
     async fn fetch(&self, tool: &str, args: &Value) -> Result<String, ToolError> {
         let key = Self::cache_key(tool, args);
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-            return Ok(hit);
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit.observation);
         }
         let route = self
             .routes
@@ -310,15 +305,13 @@ impl ToolbenchSource {
             "response": reply.get("response").cloned().unwrap_or(json!("")),
         })
         .to_string();
-        let line = serde_json::to_string(&CachedObservation {
-            key: key.clone(),
+        let record = CachedObservation {
+            key,
             observation: observation.clone(),
-        })
-        .expect("serialisable");
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        append_line(&self.cache_path, &line)
-            .map_err(|e| unavailable(format!("{}: {e}", self.cache_path.display())))?;
-        cache.insert(key, observation.clone());
+        };
+        self.cache
+            .put(record)
+            .map_err(|e| unavailable(e.to_string()))?;
         Ok(observation)
     }
 }
