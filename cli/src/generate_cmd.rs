@@ -20,6 +20,12 @@ pub struct GenerateArgs {
     /// Output directory; a re-run with the same directory resumes.
     #[arg(long)]
     out: PathBuf,
+    /// Override the config's number of seeds.
+    #[arg(long)]
+    num_seeds: Option<u64>,
+    /// Replay recorded LLM replies only (no LLM is contacted; a miss fails that step).
+    #[arg(long)]
+    replay: bool,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -55,7 +61,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
-    let config = GenerateConfig::load(&args.config)?;
+    let mut config = GenerateConfig::load(&args.config)?;
+    if let Some(n) = args.num_seeds {
+        if n == 0 {
+            bail!("--num-seeds must be at least 1");
+        }
+        config.num_seeds = n;
+    }
+    if args.replay {
+        config.cache.mode = toolgrad_generate::config::CacheMode::Replay;
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let copy = args.out.join("config.toml");

@@ -172,4 +172,37 @@ kind = "builtin"
     let read = |d: &Path| std::fs::read(d.join("dataset.jsonl")).unwrap();
     assert_eq!(read(&whole), read(&killed));
     assert!(!read(&whole).is_empty());
+
+    // `--replay` on the uninterrupted run's cache: same bytes, no request served.
+    let replay_config = dir.path().join("replay.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let cache = whole.join("cache");
+    std::fs::write(
+        &replay_config,
+        format!("{text}\n[cache]\ndir = {:?}\n", cache.display().to_string()),
+    )
+    .unwrap();
+    let replayed = dir.path().join("replayed");
+    let served = server.requests();
+    let run = tokio::task::spawn_blocking({
+        let replayed = replayed.clone();
+        move || {
+            Command::new(TOOLGRAD)
+                .args(["generate", "--quiet", "--replay", "--config"])
+                .arg(&replay_config)
+                .arg("--out")
+                .arg(&replayed)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(server.requests(), served);
+    assert_eq!(read(&whole), read(&replayed));
 }
