@@ -10,13 +10,30 @@ use toolgrad_generate::mock_llm::{serve, MockOptions};
 
 const TOOLGRAD: &str = env!("CARGO_BIN_EXE_toolgrad");
 
-fn generate(config: &Path, out: &Path) -> std::process::Output {
-    Command::new(TOOLGRAD)
+fn generate_command(config: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(TOOLGRAD);
+    command
         .args(["generate", "--quiet", "--config"])
         .arg(config)
         .arg("--out")
         .arg(out)
-        .output()
+        .args(extra);
+    command
+}
+
+fn generate(config: &Path, out: &Path) -> std::process::Output {
+    generate_command(config, out, &[]).output().unwrap()
+}
+
+/// `generate` off the async runtime, so the in-process mock keeps serving.
+async fn generate_blocking(
+    config: &Path,
+    out: &Path,
+    extra: &'static [&'static str],
+) -> std::process::Output {
+    let mut command = generate_command(config, out, extra);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
         .unwrap()
 }
 
@@ -115,23 +132,14 @@ kind = "builtin"
     )
     .unwrap();
     let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
-    let run = tokio::task::spawn_blocking({
-        let (config, whole) = (config.clone(), whole.clone());
-        move || generate(&config, &whole)
-    })
-    .await
-    .unwrap();
+    let run = generate_blocking(&config, &whole, &[]).await;
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
 
-    let mut child = Command::new(TOOLGRAD)
-        .args(["generate", "--quiet", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&killed)
+    let mut child = generate_command(&config, &killed, &[])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -160,12 +168,7 @@ kind = "builtin"
         }
     }
 
-    let resumed = tokio::task::spawn_blocking({
-        let (config, killed) = (config.clone(), killed.clone());
-        move || generate(&config, &killed)
-    })
-    .await
-    .unwrap();
+    let resumed = generate_blocking(&config, &killed, &[]).await;
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success(), "{stderr}");
     assert!(stderr.contains(&format!("({done} resumed)")), "{stderr}");
@@ -184,20 +187,7 @@ kind = "builtin"
     .unwrap();
     let replayed = dir.path().join("replayed");
     let served = server.requests();
-    let run = tokio::task::spawn_blocking({
-        let replayed = replayed.clone();
-        move || {
-            Command::new(TOOLGRAD)
-                .args(["generate", "--quiet", "--replay", "--config"])
-                .arg(&replay_config)
-                .arg("--out")
-                .arg(&replayed)
-                .output()
-                .unwrap()
-        }
-    })
-    .await
-    .unwrap();
+    let run = generate_blocking(&replay_config, &replayed, &["--replay"]).await;
     assert!(
         run.status.success(),
         "{}",

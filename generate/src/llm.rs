@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use toolgrad_core::llm::{
     ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
 };
+use toolgrad_core::text::truncate_chars;
 
 use crate::config::StructuredMode;
 use crate::error::Result;
@@ -314,7 +315,9 @@ fn parse_json(text: &str) -> Option<Value> {
 }
 
 fn snippet(text: &str) -> String {
-    text.chars().take(120).collect()
+    let mut snippet = text.to_owned();
+    truncate_chars(&mut snippet, 120);
+    snippet
 }
 
 #[cfg(test)]

@@ -253,11 +253,11 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 }
 
 fn snippet(text: &str) -> String {
-    const LIMIT: usize = 300;
-    match text.char_indices().nth(LIMIT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+    let mut snippet = text.to_owned();
+    if crate::text::truncate_chars(&mut snippet, 300) {
+        snippet.push('…');
     }
+    snippet
 }
 
 #[derive(Deserialize)]

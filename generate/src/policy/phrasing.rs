@@ -4,6 +4,7 @@
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use serde_json::Value;
+use toolgrad_core::text::truncate_chars;
 
 use crate::tools::ToolHints;
 
@@ -141,11 +142,11 @@ pub fn fill(template: &str, step: &Phrased, cap: usize) -> Option<String> {
 pub fn format_value(value: &Value, cap: usize) -> String {
     match value {
         Value::String(s) => {
-            let flat = s.replace('\n', " / ");
-            match flat.char_indices().nth(cap) {
-                Some((cut, _)) => format!("{}…", &flat[..cut]),
-                None => flat,
+            let mut flat = s.replace('\n', " / ");
+            if truncate_chars(&mut flat, cap) {
+                flat.push('…');
             }
+            flat
         }
         Value::Number(n) => match n.as_f64() {
             Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),

@@ -21,7 +21,7 @@ use super::{
     Proposer, QueryResponse, Report, RoleError, Selector,
 };
 use crate::tools::builtin::Env;
-use crate::tools::ToolSpec;
+use crate::tools::{ToolBox, ToolSpec};
 use crate::workflow::{ChainTarget, Workflow, MAX_CHAINS};
 
 /// Chains longer than this are no longer preferred for continuation.
@@ -58,12 +58,12 @@ struct Binding {
     value: Value,
 }
 
-fn bindings(workflow: &Workflow, specs: impl Fn(&str) -> Option<ToolSpec>) -> Vec<Binding> {
+fn bindings(workflow: &Workflow, toolbox: &ToolBox) -> Vec<Binding> {
     let mut out = Vec::new();
     for (chain_id, chain) in &workflow.api_use_chains {
         for (index, step) in chain.intermediate_steps.iter().enumerate() {
             let tool = &step.action().tool;
-            let Some(hints) = specs(tool).and_then(|s| s.hints) else {
+            let Some(hints) = toolbox.spec(tool).and_then(|s| s.hints.as_ref()) else {
                 continue;
             };
             let Ok(output) = serde_json::from_str::<Value>(step.observation()) else {
@@ -200,10 +200,6 @@ impl RulePolicy {
     }
 }
 
-fn specs_of<'a>(cx: &'a Context<'a>) -> impl Fn(&str) -> Option<ToolSpec> + 'a {
-    move |name| cx.toolbox.spec(name).cloned()
-}
-
 fn used_tools(workflow: &Workflow) -> HashSet<String> {
     workflow.steps().map(|s| s.action().tool.clone()).collect()
 }
@@ -212,7 +208,7 @@ impl Proposer for RulePolicy {
     fn propose<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<ProposalSet, RoleError>> {
         Box::pin(async move {
             let mut rng = seeded(&[cx.seed, cx.step, 1]);
-            let found = bindings(cx.workflow, specs_of(cx));
+            let found = bindings(cx.workflow, cx.toolbox);
             let used = used_tools(cx.workflow);
             // (score, tool, chain to continue)
             let mut candidates: Vec<(f64, String, Option<String>)> = Vec::new();
@@ -382,7 +378,7 @@ impl RulePolicy {
 impl Executor for RulePolicy {
     fn execute<'a>(&'a self, cx: &'a Context<'a>, proposal: &'a Proposal) -> BoxFuture<'a, Report> {
         Box::pin(async move {
-            let found = bindings(cx.workflow, specs_of(cx));
+            let found = bindings(cx.workflow, cx.toolbox);
             let mut rng = seeded(&[cx.seed, cx.step, hash_str(&proposal.id)]);
             let (mut attempts, mut steps, mut flows) = (Vec::new(), Vec::new(), Vec::new());
             for turn in 0..3 {
@@ -505,7 +501,7 @@ impl InversePredictor for RulePolicy {
     ) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
         Box::pin(async move {
             let mut rng = seeded(&[cx.seed, cx.step, 3]);
-            let specs: Vec<Vec<(ToolSpec, &crate::workflow::Step)>> = cx
+            let chains: Vec<Vec<Phrased>> = cx
                 .workflow
                 .api_use_chains
                 .values()
@@ -514,34 +510,27 @@ impl InversePredictor for RulePolicy {
                         .intermediate_steps
                         .iter()
                         .map(|step| {
-                            cx.toolbox
-                                .spec(&step.action().tool)
-                                .cloned()
-                                .filter(|s| s.hints.is_some())
-                                .map(|spec| (spec, step))
+                            let tool = &step.action().tool;
+                            let hints = cx
+                                .toolbox
+                                .spec(tool)
+                                .and_then(|s| s.hints.as_deref())
                                 .ok_or_else(|| {
                                     RoleError::new(
                                         "inverse predictor",
-                                        format!("no phrase templates for `{}`", step.action().tool),
+                                        format!("no phrase templates for `{tool}`"),
                                     )
-                                })
+                                })?;
+                            Ok(Phrased {
+                                hints,
+                                args: &step.action().tool_input,
+                                output: serde_json::from_str(step.observation())
+                                    .unwrap_or(Value::Null),
+                            })
                         })
-                        .collect::<Result<_, _>>()
+                        .collect::<Result<_, RoleError>>()
                 })
                 .collect::<Result<_, _>>()?;
-            let chains: Vec<Vec<Phrased>> = specs
-                .iter()
-                .map(|chain| {
-                    chain
-                        .iter()
-                        .map(|(spec, step)| Phrased {
-                            hints: spec.hints.as_deref().expect("filtered above"),
-                            args: &step.action().tool_input,
-                            output: serde_json::from_str(step.observation()).unwrap_or(Value::Null),
-                        })
-                        .collect()
-                })
-                .collect();
             let missing = || {
                 RoleError::new(
                     "inverse predictor",

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use toolgrad_core::text::truncate_chars;
 
 /// What the rule-based role policy knows about a tool beyond its schema:
 /// semantic kinds of parameters and outputs (for typed data flow) and phrase
@@ -197,8 +198,7 @@ impl ToolBox {
 }
 
 fn cap(mut text: String, limit: usize) -> String {
-    if let Some((cut, _)) = text.char_indices().nth(limit) {
-        text.truncate(cut);
+    if truncate_chars(&mut text, limit) {
         text.push_str("…[truncated]");
     }
     text

@@ -11,6 +11,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
+use toolgrad_core::text::truncate_chars;
 
 use super::{ToolError, ToolSource, ToolSpec};
 use crate::store::{JsonlStore, Keyed};
@@ -198,9 +199,7 @@ impl ToolbenchSource {
                         api.description.as_deref().unwrap_or_default(),
                         tool.tool_description.as_deref().unwrap_or_default()
                     );
-                    if let Some((cut, _)) = description.char_indices().nth(1024) {
-                        description.truncate(cut);
-                    }
+                    truncate_chars(&mut description, 1024);
                     specs.push(ToolSpec {
                         name: name.clone(),
                         description: description.trim().to_owned(),

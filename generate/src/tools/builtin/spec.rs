@@ -47,11 +47,8 @@ pub const fn opt(
     description: &'static str,
 ) -> Param {
     Param {
-        name,
-        ty,
-        kind,
-        description,
         required: false,
+        ..req(name, ty, kind, description)
     }
 }
 
