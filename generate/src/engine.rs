@@ -70,6 +70,10 @@ pub struct SeedMetadata {
     pub cost_usd: f64,
     pub tool_calls: u64,
     pub wall_time_s: f64,
+    /// Why the multi-turn format's query could not be written (the sample is
+    /// still accepted; the agentic format skips it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agentic_query_error: Option<String>,
 }
 
 /// A finished session.
@@ -110,10 +114,14 @@ impl Engine {
         let mut workflow: Option<Workflow> = None;
         let mut trace = Vec::new();
         let mut memory: Vec<String> = Vec::new();
+        let mut last_rewrite = 0;
         for step in 1..=self.config.max_iter {
             let record = self
                 .iterate(seed, step, &mut workflow, &memory, &counters)
                 .await;
+            if record.rewrote_query {
+                last_rewrite = step;
+            }
             if let Some(gradient) = &record.gradient {
                 memory.push(gradient.reason.clone());
                 let keep = self.config.gradient_memory;
@@ -126,6 +134,16 @@ impl Engine {
         let accepted = workflow
             .as_ref()
             .is_some_and(|w| w.num_steps() > 0 && !w.query.trim().is_empty());
+        let mut agentic_query_error = None;
+        if let Some(finished) = workflow.as_mut().filter(|_| accepted) {
+            match self
+                .agentic_query(seed, last_rewrite, finished, &counters)
+                .await
+            {
+                Ok(query) => finished.agentic_query = Some(query),
+                Err(error) => agentic_query_error = Some(error.to_string()),
+            }
+        }
         let metadata = SeedMetadata {
             seed,
             accepted,
@@ -141,12 +159,47 @@ impl Engine {
             cost_usd: Counters::get(&counters.cost_micro_usd) as f64 / 1e6,
             tool_calls: Counters::get(&counters.tool_calls),
             wall_time_s: started.elapsed().as_secs_f64(),
+            agentic_query_error,
         };
         SeedOutcome {
             workflow: workflow.filter(|_| accepted),
             trace,
             metadata,
         }
+    }
+
+    /// The multi-turn format's query for the finished workflow, written with
+    /// the context of the iteration that last rewrote the flat query.
+    async fn agentic_query(
+        &self,
+        seed: u64,
+        step: u64,
+        workflow: &Workflow,
+        counters: &Counters,
+    ) -> Result<String, crate::policy::RoleError> {
+        let cx = Context {
+            seed,
+            step,
+            workflow,
+            sampled: &[],
+            toolbox: &self.toolbox,
+            validator: &self.validator,
+            memory: &[],
+            counters,
+        };
+        let query = self.roles.inverse.predict_agentic(&cx).await?;
+        let derived = crate::derived::derived_values(workflow);
+        let leaks = crate::derived::leaked(&query, &derived);
+        if let Some(first) = leaks.first() {
+            return Err(crate::policy::RoleError::new(
+                "agentic query",
+                format!(
+                    "the query states {} ({} of {}), which an observation supplies",
+                    first.value, first.param, first.chain_id
+                ),
+            ));
+        }
+        Ok(query)
     }
 
     async fn iterate(

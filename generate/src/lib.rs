@@ -6,7 +6,9 @@
 //! [`run`] (many seeds, resumable output) → [`verify`] (re-execution).
 //! [`policy`] holds the roles, rule-based and LLM-backed.
 
+pub mod catalog;
 pub mod config;
+pub mod derived;
 pub mod engine;
 pub mod error;
 pub mod llm;

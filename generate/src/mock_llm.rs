@@ -54,7 +54,12 @@ fn strings(schema: &Value) -> Vec<String> {
 }
 
 /// The names of the loop's structured outputs.
-const STRUCTURED: [&str; 3] = ["ApiProposalAll", "ApiSelection", "WorkflowQueryResponse"];
+const STRUCTURED: [&str; 4] = [
+    "ApiProposalAll",
+    "ApiSelection",
+    "WorkflowQueryResponse",
+    "AgenticQuery",
+];
 
 /// The scripted reply to a request: `(content, tool_calls)`.
 pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) {
@@ -108,6 +113,7 @@ fn structured(name: &str, schema: &Value, seed: u64) -> Value {
                 "which_chain": chains[seed as usize % chains.len()],
             })
         }
+        "AgenticQuery" => json!({"query": format!("Scripted agentic query #{}", seed % 1000)}),
         _ => json!({
             "query": format!("Scripted query #{}", seed % 1000),
             "response": "Scripted response.",

@@ -5,7 +5,8 @@
 //! - `trace/<seed>.json`: every iteration's proposals, executions, gradient, update;
 //! - `metadata/<seed>.json`: accounting; written last, it marks the seed done;
 //! - `dataset.jsonl`: every accepted workflow in seed order, rebuilt at the end;
-//! - `summary.json`: totals of the run.
+//! - `summary.json`: totals of the run;
+//! - `tools.json`: the spec of every tool the run could sample ([`crate::catalog`]).
 //!
 //! Each file is written to a temporary name and renamed, so a kill loses at
 //! most the seeds in flight; a re-run skips seeds whose metadata exists.
@@ -86,6 +87,7 @@ pub async fn run(
         std::fs::create_dir_all(&dir).map_err(|e| GenerateError::io(&dir, e))?;
         remove_stale_temp_files(&dir);
     }
+    crate::catalog::write(out, &engine.toolbox)?;
     let pending: Vec<u64> = seeds
         .iter()
         .copied()

@@ -58,6 +58,10 @@ pub struct Workflow {
     pub query: String,
     pub api_use_chains: IndexMap<String, Chain>,
     pub response: String,
+    /// The query of the multi-turn format: it states no observation-derived
+    /// value ([`crate::derived`]). Absent in runs made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agentic_query: Option<String>,
 }
 
 /// Where the selector puts the chosen call.

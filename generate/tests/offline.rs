@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use toolgrad_generate::config::GenerateConfig;
+use toolgrad_generate::derived::{derived_values, leaked};
 use toolgrad_generate::run::{run, DatasetRecord};
 use toolgrad_generate::validate::Validator;
 
@@ -86,6 +87,29 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
         );
     }
     assert!(chained > 0, "no chain continues by data flow");
+
+    // Every sample has a multi-turn query, and it states no value that an
+    // observation supplies; where such values exist it differs from the flat one.
+    let mut by_reference = 0;
+    for record in &samples {
+        let workflow = &record.workflow;
+        let agentic = workflow.agentic_query.as_deref().expect("an agentic query");
+        let derived = derived_values(workflow);
+        assert!(
+            leaked(agentic, &derived).is_empty(),
+            "{agentic} states one of {derived:?}"
+        );
+        if !derived.is_empty() {
+            by_reference += 1;
+            assert!(!leaked(&workflow.query, &derived).is_empty() || agentic != workflow.query);
+        }
+    }
+    assert!(by_reference > 0, "no sample takes a value from an observation");
+
+    // The catalog travels with the data: the whole library, with families.
+    let catalog = toolgrad_generate::catalog::read(&a.path().join("tools.json")).unwrap();
+    assert_eq!(catalog.len(), toolbox.len());
+    assert!(catalog.iter().all(|t| t.family.starts_with("builtin:")));
 
     // Same config, fresh directory: byte-identical dataset.
     generate(&config, b.path()).await;

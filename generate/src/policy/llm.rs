@@ -14,6 +14,7 @@ use super::{
     report_from, Attempt, Context, Executor, Gradient, InversePredictor, Proposal, ProposalSet,
     Proposer, QueryResponse, Report, RoleError, Selector,
 };
+use crate::derived::{derived_values, leaked};
 use crate::llm::RoleLlm;
 use crate::workflow::{ChainTarget, Workflow};
 
@@ -94,6 +95,30 @@ Response: synthesise all results naturally, cite the concrete data from the obse
 
 Executed chains:
 {chains}";
+
+const AGENTIC_PROMPT: &str = "You generate training data for a tool-use model that calls tools over several turns and reads each result before its next call. Given executed API chains, write only the user query.
+Query: sound like a real person; never mention APIs, tools or functions; state the inputs the user knows (the values of the first calls: IDs, places, numbers, dates); never state a value that a later call takes from an earlier result, because the assistant must find it itself. These values come from results and must not appear in the query: {derived}
+Weave every call into one need rather than a checklist, and refer to what the first results supply indirectly (\"the nearest city\", \"that date\").
+
+Executed chains:
+{chains}";
+
+/// The chains as the inverse prompts show them (real tool names).
+fn chains_json(workflow: &Workflow) -> String {
+    let chains: serde_json::Map<String, Value> = workflow
+        .api_use_chains
+        .iter()
+        .map(|(id, chain)| {
+            let steps: Vec<Value> = chain
+                .intermediate_steps
+                .iter()
+                .map(|s| json!({"tool": s.action().tool, "tool_input": s.action().tool_input, "observation": s.observation()}))
+                .collect();
+            (id.clone(), Value::Array(steps))
+        })
+        .collect();
+    serde_json::to_string_pretty(&chains).expect("json")
+}
 
 impl Proposer for LlmPolicy {
     fn propose<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<ProposalSet, RoleError>> {
@@ -356,29 +381,13 @@ impl InversePredictor for LlmPolicy {
         cx: &'a Context<'a>,
     ) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
         Box::pin(async move {
-            let chains: serde_json::Map<String, Value> = cx
-                .workflow
-                .api_use_chains
-                .iter()
-                .map(|(id, chain)| {
-                    let steps: Vec<Value> = chain
-                        .intermediate_steps
-                        .iter()
-                        .map(|s| json!({"tool": s.action().tool, "tool_input": s.action().tool_input, "observation": s.observation()}))
-                        .collect();
-                    (id.clone(), Value::Array(steps))
-                })
-                .collect();
             let schema = json!({
                 "type": "object",
                 "properties": {"query": {"type": "string"}, "response": {"type": "string"}},
                 "required": ["query", "response"],
                 "additionalProperties": false,
             });
-            let prompt = INVERSE_PROMPT.replace(
-                "{chains}",
-                &serde_json::to_string_pretty(&chains).expect("json"),
-            );
+            let prompt = INVERSE_PROMPT.replace("{chains}", &chains_json(cx.workflow));
             let value = self
                 .llm
                 .structured(
@@ -406,6 +415,51 @@ impl InversePredictor for LlmPolicy {
                 ));
             }
             Ok(QueryResponse { query, response })
+        })
+    }
+
+    fn predict_agentic<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<String, RoleError>> {
+        Box::pin(async move {
+            let derived = derived_values(cx.workflow);
+            let listed: Vec<String> = derived.iter().map(|d| d.value.to_string()).collect();
+            let schema = json!({
+                "type": "object",
+                "properties": {"query": {"type": "string"}},
+                "required": ["query"],
+                "additionalProperties": false,
+            });
+            let prompt = AGENTIC_PROMPT
+                .replace("{derived}", &if listed.is_empty() { "none".to_owned() } else { listed.join(", ") })
+                .replace("{chains}", &chains_json(cx.workflow));
+            let mut messages = vec![ChatMessage::new("user", prompt)];
+            // One correction round: a query that states a derived value is
+            // shown its leaks and asked again; a second leak fails the step.
+            for attempt in 0..2 {
+                let value = self
+                    .llm
+                    .structured("agentic query", messages.clone(), "AgenticQuery", &schema, cx.counters)
+                    .await?;
+                let query = value["query"].as_str().unwrap_or_default().trim().to_owned();
+                if query.is_empty() {
+                    return Err(RoleError::new("agentic query", "empty query"));
+                }
+                let leaks: Vec<String> = leaked(&query, &derived).iter().map(|d| d.value.to_string()).collect();
+                if leaks.is_empty() {
+                    return Ok(query);
+                }
+                if attempt == 1 {
+                    return Err(RoleError::new(
+                        "agentic query",
+                        format!("the query states values from results: {}", leaks.join(", ")),
+                    ));
+                }
+                messages.push(ChatMessage::new("assistant", value.to_string()));
+                messages.push(ChatMessage::new(
+                    "user",
+                    format!("Your query states values that come from results: {}. Rewrite it without them.", leaks.join(", ")),
+                ));
+            }
+            Err(RoleError::new("agentic query", "no query"))
         })
     }
 }

@@ -65,6 +65,31 @@ pub struct Phrased<'a> {
     pub hints: &'a ToolHints,
     pub args: &'a Value,
     pub output: Value,
+    /// Arguments to name by reference ("that city") instead of by value: they
+    /// come from an earlier observation, which the agentic query must not state.
+    pub by_reference: Vec<&'a str>,
+}
+
+/// How a request refers to a value of `kind` that an earlier result supplies.
+fn reference(kind: &str) -> String {
+    match kind {
+        "date" | "sales_date" | "datetime" => "that date".into(),
+        "timezone" => "that time zone".into(),
+        "latitude" | "longitude" => "those coordinates".into(),
+        "numbers" | "xs" | "ys" => "those numbers".into(),
+        "integer" | "value" | "percent" | "rate_percent" => "that number".into(),
+        "amount" => "that amount".into(),
+        "text" => "that text".into(),
+        "file_path" => "that file".into(),
+        "country_code" => "that country".into(),
+        "customer_id" => "that customer".into(),
+        "order_id" => "that order".into(),
+        "product_id" => "that product".into(),
+        "day_count" => "that many days".into(),
+        "years" => "that many years".into(),
+        "months" => "that many months".into(),
+        other => format!("that {}", other.replace('_', " ")),
+    }
 }
 
 /// Writes the query: an opener, then each chain's asks joined in order.
@@ -125,6 +150,29 @@ pub fn fill(template: &str, step: &Phrased, cap: usize) -> Option<String> {
         out.push_str(&rest[..open]);
         let close = rest[open..].find('}')? + open;
         let name = &rest[open + 1..close];
+        if step.by_reference.contains(&name) {
+            let kind = step
+                .hints
+                .param_kinds
+                .iter()
+                .find(|(param, _)| *param == name)
+                .map_or(name, |(_, kind)| *kind);
+            let phrase = reference(kind);
+            // "(that x, that x)" and "that x, that x" read as one reference.
+            let repeated = format!("{phrase}, ");
+            if out.ends_with(&repeated) {
+                out.truncate(out.len() - repeated.len());
+            }
+            out.push_str(&phrase);
+            rest = &rest[close + 1..];
+            let bracketed = format!("({phrase}");
+            if out.ends_with(&bracketed) && rest.starts_with(')') {
+                let open_at = out.len() - bracketed.len();
+                out.remove(open_at);
+                rest = &rest[1..];
+            }
+            continue;
+        }
         let value = step
             .args
             .get(name)
@@ -212,15 +260,47 @@ mod tests {
             tells: &[],
         };
         let args = json!({"city_a": "Paris", "city_b": "Rome"});
-        let step = Phrased {
+        let mut step = Phrased {
             hints: &hints,
             args: &args,
             output: json!({"distance": 1105.8, "unit": "km"}),
+            by_reference: vec![],
         };
         assert_eq!(
             fill("{city_a} to {city_b}: {distance} {unit}", &step, 100).unwrap(),
             "Paris to Rome: 1105.8 km"
         );
         assert_eq!(fill("{missing}", &step, 100), None);
+        step.by_reference = vec!["city_b"];
+        assert_eq!(
+            fill("how far {city_a} is from {city_b}", &step, 100).unwrap(),
+            "how far Paris is from that city b"
+        );
+    }
+
+    #[test]
+    fn coordinates_by_reference_read_as_one_phrase() {
+        let hints = ToolHints {
+            domain: "geography",
+            param_kinds: vec![("lat", "latitude"), ("lon", "longitude")],
+            outputs: vec![],
+            asks: &[],
+            tells: &[],
+        };
+        let args = json!({"lat": 38.7, "lon": -9.1});
+        let step = Phrased {
+            hints: &hints,
+            args: &args,
+            output: Value::Null,
+            by_reference: vec!["lat", "lon"],
+        };
+        assert_eq!(
+            fill("the nearest city to ({lat}, {lon})", &step, 100).unwrap(),
+            "the nearest city to those coordinates"
+        );
+        assert_eq!(
+            fill("the nearest city to {lat}, {lon}", &step, 100).unwrap(),
+            "the nearest city to those coordinates"
+        );
     }
 }

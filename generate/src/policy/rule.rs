@@ -20,6 +20,7 @@ use super::{
     report_from, Context, DataFlow, Executor, Gradient, InversePredictor, Proposal, ProposalSet,
     Proposer, QueryResponse, Report, RoleError, Selector,
 };
+use crate::derived::{derived_values, DerivedValue};
 use crate::tools::builtin::Env;
 use crate::tools::{ToolBox, ToolSpec};
 use crate::workflow::{ChainTarget, Workflow, MAX_CHAINS};
@@ -494,6 +495,56 @@ impl Selector for RulePolicy {
     }
 }
 
+/// The chains as phrase inputs; arguments listed in `derived` are named by
+/// reference instead of by value.
+fn phrased<'a>(
+    cx: &'a Context<'a>,
+    derived: &'a [DerivedValue],
+) -> Result<Vec<Vec<Phrased<'a>>>, RoleError> {
+    cx.workflow
+        .api_use_chains
+        .iter()
+        .map(|(chain_id, chain)| {
+            chain
+                .intermediate_steps
+                .iter()
+                .enumerate()
+                .map(|(index, step)| {
+                    let tool = &step.action().tool;
+                    let hints = cx
+                        .toolbox
+                        .spec(tool)
+                        .and_then(|s| s.hints.as_deref())
+                        .ok_or_else(|| {
+                            RoleError::new(
+                                "inverse predictor",
+                                format!("no phrase templates for `{tool}`"),
+                            )
+                        })?;
+                    let by_reference = derived
+                        .iter()
+                        .filter(|d| &d.chain_id == chain_id && d.step == index)
+                        .map(|d| d.param.as_str())
+                        .collect();
+                    Ok(Phrased {
+                        hints,
+                        args: &step.action().tool_input,
+                        output: serde_json::from_str(step.observation()).unwrap_or(Value::Null),
+                        by_reference,
+                    })
+                })
+                .collect::<Result<_, RoleError>>()
+        })
+        .collect()
+}
+
+fn missing_value() -> RoleError {
+    RoleError::new(
+        "inverse predictor",
+        "a template refers to a value the step lacks",
+    )
+}
+
 impl InversePredictor for RulePolicy {
     fn predict<'a>(
         &'a self,
@@ -501,46 +552,22 @@ impl InversePredictor for RulePolicy {
     ) -> BoxFuture<'a, Result<QueryResponse, RoleError>> {
         Box::pin(async move {
             let mut rng = seeded(&[cx.seed, cx.step, 3]);
-            let chains: Vec<Vec<Phrased>> = cx
-                .workflow
-                .api_use_chains
-                .values()
-                .map(|chain| {
-                    chain
-                        .intermediate_steps
-                        .iter()
-                        .map(|step| {
-                            let tool = &step.action().tool;
-                            let hints = cx
-                                .toolbox
-                                .spec(tool)
-                                .and_then(|s| s.hints.as_deref())
-                                .ok_or_else(|| {
-                                    RoleError::new(
-                                        "inverse predictor",
-                                        format!("no phrase templates for `{tool}`"),
-                                    )
-                                })?;
-                            Ok(Phrased {
-                                hints,
-                                args: &step.action().tool_input,
-                                output: serde_json::from_str(step.observation())
-                                    .unwrap_or(Value::Null),
-                            })
-                        })
-                        .collect::<Result<_, RoleError>>()
-                })
-                .collect::<Result<_, _>>()?;
-            let missing = || {
-                RoleError::new(
-                    "inverse predictor",
-                    "a template refers to a value the step lacks",
-                )
-            };
+            let chains = phrased(cx, &[])?;
             Ok(QueryResponse {
-                query: phrasing::query(&chains, &mut rng).ok_or_else(missing)?,
-                response: phrasing::response(&chains, &mut rng).ok_or_else(missing)?,
+                query: phrasing::query(&chains, &mut rng).ok_or_else(missing_value)?,
+                response: phrasing::response(&chains, &mut rng).ok_or_else(missing_value)?,
             })
+        })
+    }
+
+    fn predict_agentic<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<String, RoleError>> {
+        Box::pin(async move {
+            // The same generator as the flat query's last rewrite, so the two
+            // variants differ only where a value comes from an observation.
+            let mut rng = seeded(&[cx.seed, cx.step, 3]);
+            let derived = derived_values(cx.workflow);
+            let chains = phrased(cx, &derived)?;
+            phrasing::query(&chains, &mut rng).ok_or_else(missing_value)
         })
     }
 }

@@ -83,6 +83,7 @@ impl McpSource {
                 description: tool.description.as_deref().unwrap_or_default().to_owned(),
                 parameters: Value::Object((*tool.input_schema).clone()),
                 source: source.clone(),
+                family: source.clone(),
                 deterministic,
                 hints: None,
             })

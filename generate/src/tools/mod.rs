@@ -40,6 +40,10 @@ pub struct ToolSpec {
     pub parameters: serde_json::Value,
     /// The source's name (`builtin`, `mcp:<name>`, `toolbench`).
     pub source: String,
+    /// The parent tool family: the built-in domain (`builtin:geography`), the
+    /// MCP server (`mcp:<name>`) or the ToolBench tool (`<Category>-<tool>`).
+    /// Irrelevance negatives exclude a used tool's whole family.
+    pub family: String,
     /// The same arguments always give the same observation.
     pub deterministic: bool,
     #[serde(skip)]
@@ -162,6 +166,11 @@ impl ToolBox {
         &self.order
     }
 
+    /// Every tool's spec, in [`ToolBox::names`] order.
+    pub fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.order.iter().filter_map(|name| self.spec(name))
+    }
+
     pub fn spec(&self, name: &str) -> Option<&ToolSpec> {
         self.index.get(name).map(|(_, spec, _)| spec)
     }
@@ -234,6 +243,7 @@ mod tests {
             description: "never returns".into(),
             parameters: json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
             source: "hanging".into(),
+            family: "hanging".into(),
             deterministic: true,
             hints: None,
         }]))

@@ -205,6 +205,7 @@ impl ToolbenchSource {
                         description: description.trim().to_owned(),
                         parameters: json!({"type": "object", "properties": properties, "required": required}),
                         source: SOURCE.to_owned(),
+                        family: format!("{category}-{tool_name}"),
                         deterministic: false,
                         hints: None,
                     });

@@ -246,6 +246,7 @@ impl BuiltinSource {
                 description: tool.description.to_owned(),
                 parameters: tool.schema(&env),
                 source: SOURCE.to_owned(),
+                family: format!("{SOURCE}:{}", tool.domain),
                 deterministic: true,
                 hints: Some(Arc::new(ToolHints {
                     domain: tool.domain,

@@ -1,0 +1,233 @@
+//! Which argument values a workflow's calls took from earlier observations, and
+//! whether a text states them.
+//!
+//! The multi-turn (agentic) format replays a workflow in rounds: round `k` makes
+//! the `k`-th call of every chain and then sees its observations. A value is
+//! *observation-derived* when a call of round `k` uses it, an observation of an
+//! earlier round contains it, and no call of the workflow takes it from the
+//! user (a value the user states somewhere is known). The agentic query must
+//! not state such a value: the model is meant to read it from the observation.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::workflow::Workflow;
+
+/// One scalar an argument took from an earlier round's observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DerivedValue {
+    pub chain_id: String,
+    /// The step's index in its chain (= its round).
+    pub step: usize,
+    /// The top-level argument that holds it.
+    pub param: String,
+    pub value: Value,
+}
+
+/// A scalar in a canonical form: numbers by value, text case-folded.
+fn key(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => n.as_f64().map(|x| format!("n:{x}")),
+        Value::String(s) if !s.trim().is_empty() => Some(format!("s:{}", s.trim().to_lowercase())),
+        _ => None,
+    }
+}
+
+/// The scalar leaves (numbers and non-empty strings) of a value.
+fn leaves<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+        Value::Object(map) => map.values().for_each(|v| leaves(v, out)),
+        Value::Number(_) | Value::String(_) if key(value).is_some() => out.push(value),
+        _ => {}
+    }
+}
+
+/// What earlier observations contain: parsed JSON leaves, or the raw text.
+#[derive(Default)]
+struct Observed {
+    keys: HashSet<String>,
+    text: String,
+}
+
+impl Observed {
+    fn add(&mut self, observation: &str) {
+        match serde_json::from_str::<Value>(observation) {
+            Ok(parsed) => {
+                let mut found = Vec::new();
+                leaves(&parsed, &mut found);
+                self.keys.extend(found.into_iter().filter_map(key));
+            }
+            Err(_) => {
+                self.text.push_str(&observation.to_lowercase());
+                self.text.push('\n');
+            }
+        }
+    }
+
+    fn contains(&self, value: &Value) -> bool {
+        let Some(k) = key(value) else {
+            return false;
+        };
+        self.keys.contains(&k)
+            || match value {
+                Value::String(s) if s.trim().chars().count() >= 3 => {
+                    self.text.contains(&s.trim().to_lowercase())
+                }
+                Value::Number(_) => mentions(&self.text, value),
+                _ => false,
+            }
+    }
+}
+
+/// Every observation-derived value of `workflow`, in round order.
+pub fn derived_values(workflow: &Workflow) -> Vec<DerivedValue> {
+    let chains: Vec<_> = workflow.api_use_chains.iter().collect();
+    let rounds = chains
+        .iter()
+        .map(|(_, c)| c.intermediate_steps.len())
+        .max()
+        .unwrap_or(0);
+    let mut observed = Observed::default();
+    let mut stated: HashSet<String> = HashSet::new();
+    let mut candidates = Vec::new();
+    for round in 0..rounds {
+        for (chain_id, chain) in &chains {
+            let Some(step) = chain.intermediate_steps.get(round) else {
+                continue;
+            };
+            let Some(args) = step.action().tool_input.as_object() else {
+                continue;
+            };
+            for (param, value) in args {
+                let mut found = Vec::new();
+                leaves(value, &mut found);
+                for leaf in found {
+                    if round > 0 && observed.contains(leaf) {
+                        candidates.push(DerivedValue {
+                            chain_id: chain_id.to_string(),
+                            step: round,
+                            param: param.clone(),
+                            value: leaf.clone(),
+                        });
+                    } else if let Some(k) = key(leaf) {
+                        stated.insert(k);
+                    }
+                }
+            }
+        }
+        for (_, chain) in &chains {
+            if let Some(step) = chain.intermediate_steps.get(round) {
+                observed.add(step.observation());
+            }
+        }
+    }
+    candidates.retain(|d| key(&d.value).is_some_and(|k| !stated.contains(&k)));
+    candidates
+}
+
+/// The ways a text may write a scalar: the string itself; a number as written in
+/// JSON and, when integral, without a fractional part.
+fn renderings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.trim().to_lowercase()],
+        Value::Number(n) => {
+            let mut forms = vec![n.to_string()];
+            if let Some(x) = n.as_f64() {
+                if x.fract() == 0.0 && x.abs() < 1e15 {
+                    forms.push(format!("{}", x as i64));
+                }
+            }
+            forms
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `text` states `value` as a whole token (case-insensitive; a number
+/// must not be part of a longer number, a word not part of a longer word).
+pub fn mentions(text: &str, value: &Value) -> bool {
+    let haystack = text.to_lowercase();
+    renderings(value).iter().any(|needle| {
+        if needle.is_empty() {
+            return false;
+        }
+        haystack.match_indices(needle.as_str()).any(|(at, _)| {
+            let before = haystack[..at].chars().next_back();
+            let after_text = &haystack[at + needle.len()..];
+            let mut after = after_text.chars();
+            let next = after.next();
+            let joined = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            // `2.5` inside `12.5` or `2.55`; a trailing full stop is punctuation.
+            let decimal_tail =
+                next == Some('.') && after.next().is_some_and(|c| c.is_ascii_digit());
+            let decimal_head = before == Some('.')
+                && haystack[..at.saturating_sub(1)]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_digit());
+            !joined(before) && !joined(next) && !decimal_tail && !decimal_head
+        })
+    })
+}
+
+/// The derived values `text` states (empty when the text is clean).
+pub fn leaked<'a>(text: &str, derived: &'a [DerivedValue]) -> Vec<&'a DerivedValue> {
+    derived.iter().filter(|d| mentions(text, &d.value)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::{Action, ChainTarget, Step};
+    use serde_json::json;
+
+    fn step(tool: &str, args: Value, observation: Value) -> Step {
+        Step(Action::new(tool, args, "builtin"), observation.to_string())
+    }
+
+    #[test]
+    fn values_from_earlier_rounds_are_derived_unless_the_user_states_them() {
+        let mut workflow = Workflow::default();
+        workflow.apply(
+            step(
+                "city_info",
+                json!({"city": "Lisbon"}),
+                json!({"city": "Lisbon", "timezone": "Europe/Lisbon", "population": 545000}),
+            ),
+            &ChainTarget::NewChain,
+        );
+        let chain = ChainTarget::Append("api_use_chain_1".into());
+        workflow.apply(
+            step(
+                "local_time",
+                json!({"timezone": "Europe/Lisbon", "city": "Lisbon"}),
+                json!({"time": "09:30"}),
+            ),
+            &chain,
+        );
+        workflow.apply(
+            step("double", json!({"x": 545000}), json!({"y": 1090000})),
+            &ChainTarget::NewChain,
+        );
+        let derived = derived_values(&workflow);
+        // Round 1 of chain 2 runs before any observation: 545000 is the user's.
+        assert_eq!(derived.len(), 1, "{derived:?}");
+        assert_eq!(derived[0].param, "timezone");
+        assert_eq!(derived[0].value, json!("Europe/Lisbon"));
+        assert_eq!(derived[0].step, 1);
+    }
+
+    #[test]
+    fn mentions_match_whole_tokens_only() {
+        assert!(mentions("It is 84 km.", &json!(84.0)));
+        assert!(mentions("in europe/lisbon time", &json!("Europe/Lisbon")));
+        assert!(!mentions("the year 2084", &json!(84)));
+        assert!(!mentions("12.5 litres", &json!(2.5)));
+        assert!(!mentions("2.55 litres", &json!(2.5)));
+        assert!(mentions("about 2.5.", &json!(2.5)));
+        assert!(!mentions("Parisian cafés", &json!("Paris")));
+    }
+}
