@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The offline quickstart. It sets up the assets, builds toolgrad, generates a
 # ToolGrad dataset over the built-in tools with the rule-based role policy and
-# re-verifies every step of it, runs the BFCL scorer end to end on the two
+# re-verifies every step of it, formats it into SFT samples, runs the BFCL scorer end to end on the two
 # reference answer sets (the ground truth rendered as calls, and "[]"), which
 # bound every model's score, then runs the local model (SmolLM2-135M-Instruct on
 # the burn engine) on a BFCL smoke subset, free and with constrained decoding.
@@ -15,6 +15,9 @@ out="${1:-out/quickstart}"
 echo "== generate: the ToolGrad loop, offline default (built-in tools, rule policy)"
 "$toolgrad" generate --config configs/generate-offline.toml --out "$out/generate-offline"
 "$toolgrad" verify "$out/generate-offline"
+echo "== format: SFT samples in four formats, with a dataset card"
+"$toolgrad" format "$out/generate-offline" --out "$out/sft-offline" --config configs/format-paper.toml
+"$toolgrad" report dataset "$out/sft-offline"
 for answers in ground-truth empty; do
   "$toolgrad" eval reference --answers "$answers" --out "$out/$answers/result"
   echo "== BFCL v4 single-turn, reference answers: $answers"

@@ -1,6 +1,7 @@
 //! The `toolgrad` command line: a thin layer over the library crates.
 
 mod eval_cmd;
+mod format_cmd;
 mod generate_cmd;
 mod model_cmd;
 mod serve_cmd;
@@ -24,6 +25,11 @@ struct Cli {
 enum Command {
     /// Generate tool-use workflows with the ToolGrad loop.
     Generate(generate_cmd::GenerateArgs),
+    /// Turn a generated run (or, with --import, a baseline dataset) into SFT samples.
+    Format(format_cmd::FormatArgs),
+    /// Tables about datasets.
+    #[command(subcommand)]
+    Report(format_cmd::ReportCommand),
     /// Re-execute every step of a generated dataset and report the pass rate.
     Verify(generate_cmd::VerifyArgs),
     /// List, call or serve (over MCP) the built-in tool library.
@@ -44,6 +50,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate_cmd::generate(args),
         Command::Verify(args) => generate_cmd::verify(args),
+        Command::Format(args) => format_cmd::format(args),
+        Command::Report(command) => format_cmd::report(command),
         Command::Tools(command) => generate_cmd::tools(command),
         Command::Eval(command) => eval_cmd::run(command),
         Command::Model(command) => model_cmd::run(command),

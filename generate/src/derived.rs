@@ -3,10 +3,12 @@
 //!
 //! The multi-turn (agentic) format replays a workflow in rounds: round `k` makes
 //! the `k`-th call of every chain and then sees its observations. A value is
-//! *observation-derived* when a call of round `k` uses it, an observation of an
-//! earlier round contains it, and no call of the workflow takes it from the
-//! user (a value the user states somewhere is known). The agentic query must
-//! not state such a value: the model is meant to read it from the observation.
+//! *observation-derived* when a step uses it, an earlier step of the same chain
+//! observed it (chains are where data flows; independent chains share values
+//! only by coincidence), and no call of the workflow takes it from the user: a
+//! value the user states somewhere, or a word inside a text the user states, is
+//! known. The agentic query must not state such a value: the model is meant to
+//! read it from the observation.
 
 use std::collections::HashSet;
 
@@ -82,49 +84,40 @@ impl Observed {
     }
 }
 
-/// Every observation-derived value of `workflow`, in round order.
+/// Every observation-derived value of `workflow`, in chain order.
 pub fn derived_values(workflow: &Workflow) -> Vec<DerivedValue> {
-    let chains: Vec<_> = workflow.api_use_chains.iter().collect();
-    let rounds = chains
-        .iter()
-        .map(|(_, c)| c.intermediate_steps.len())
-        .max()
-        .unwrap_or(0);
-    let mut observed = Observed::default();
     let mut stated: HashSet<String> = HashSet::new();
+    let mut stated_texts: Vec<String> = Vec::new();
     let mut candidates = Vec::new();
-    for round in 0..rounds {
-        for (chain_id, chain) in &chains {
-            let Some(step) = chain.intermediate_steps.get(round) else {
-                continue;
-            };
-            let Some(args) = step.action().tool_input.as_object() else {
-                continue;
-            };
-            for (param, value) in args {
+    for (chain_id, chain) in &workflow.api_use_chains {
+        let mut observed = Observed::default();
+        for (index, step) in chain.intermediate_steps.iter().enumerate() {
+            for (param, value) in step.action().tool_input.as_object().into_iter().flatten() {
                 let mut found = Vec::new();
                 leaves(value, &mut found);
                 for leaf in found {
-                    if round > 0 && observed.contains(leaf) {
+                    if observed.contains(leaf) {
                         candidates.push(DerivedValue {
-                            chain_id: chain_id.to_string(),
-                            step: round,
+                            chain_id: chain_id.clone(),
+                            step: index,
                             param: param.clone(),
                             value: leaf.clone(),
                         });
                     } else if let Some(k) = key(leaf) {
                         stated.insert(k);
+                        if let Value::String(text) = leaf {
+                            stated_texts.push(text.clone());
+                        }
                     }
                 }
             }
-        }
-        for (_, chain) in &chains {
-            if let Some(step) = chain.intermediate_steps.get(round) {
-                observed.add(step.observation());
-            }
+            observed.add(step.observation());
         }
     }
-    candidates.retain(|d| key(&d.value).is_some_and(|k| !stated.contains(&k)));
+    candidates.retain(|d| {
+        key(&d.value).is_some_and(|k| !stated.contains(&k))
+            && !stated_texts.iter().any(|text| mentions(text, &d.value))
+    });
     candidates
 }
 
@@ -159,7 +152,14 @@ pub fn mentions(text: &str, value: &Value) -> bool {
             let after_text = &haystack[at + needle.len()..];
             let mut after = after_text.chars();
             let next = after.next();
-            let joined = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            // A number inside a date, time or path (`2026-03-14`, `09:30`) is not that number.
+            let glue: &[char] = if value.is_number() {
+                &['_', '-', ':', '/']
+            } else {
+                &['_']
+            };
+            let joined =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || glue.contains(&c));
             // `2.5` inside `12.5` or `2.55`; a trailing full stop is punctuation.
             let decimal_tail =
                 next == Some('.') && after.next().is_some_and(|c| c.is_ascii_digit());
@@ -175,7 +175,10 @@ pub fn mentions(text: &str, value: &Value) -> bool {
 
 /// The derived values `text` states (empty when the text is clean).
 pub fn leaked<'a>(text: &str, derived: &'a [DerivedValue]) -> Vec<&'a DerivedValue> {
-    derived.iter().filter(|d| mentions(text, &d.value)).collect()
+    derived
+        .iter()
+        .filter(|d| mentions(text, &d.value))
+        .collect()
 }
 
 #[cfg(test)]
@@ -209,11 +212,16 @@ mod tests {
             &chain,
         );
         workflow.apply(
-            step("double", json!({"x": 545000}), json!({"y": 1090000})),
+            step(
+                "double",
+                json!({"x": 545000, "note": "the population of lisbon"}),
+                json!({"y": 1090000}),
+            ),
             &ChainTarget::NewChain,
         );
         let derived = derived_values(&workflow);
-        // Round 1 of chain 2 runs before any observation: 545000 is the user's.
+        // Chain 2 observed nothing before its call: 545000 is the user's, and
+        // "Lisbon" is a word of a text the user states.
         assert_eq!(derived.len(), 1, "{derived:?}");
         assert_eq!(derived[0].param, "timezone");
         assert_eq!(derived[0].value, json!("Europe/Lisbon"));
@@ -225,6 +233,9 @@ mod tests {
         assert!(mentions("It is 84 km.", &json!(84.0)));
         assert!(mentions("in europe/lisbon time", &json!("Europe/Lisbon")));
         assert!(!mentions("the year 2084", &json!(84)));
+        assert!(!mentions("on 2026-03-14 at 09:30", &json!(2026)));
+        assert!(!mentions("on 2026-03-14 at 09:30", &json!(30)));
+        assert!(mentions("from 2026 to 2027", &json!(2026)));
         assert!(!mentions("12.5 litres", &json!(2.5)));
         assert!(!mentions("2.55 litres", &json!(2.5)));
         assert!(mentions("about 2.5.", &json!(2.5)));

@@ -104,7 +104,10 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
             assert!(!leaked(&workflow.query, &derived).is_empty() || agentic != workflow.query);
         }
     }
-    assert!(by_reference > 0, "no sample takes a value from an observation");
+    assert!(
+        by_reference > 0,
+        "no sample takes a value from an observation"
+    );
 
     // The catalog travels with the data: the whole library, with families.
     let catalog = toolgrad_generate::catalog::read(&a.path().join("tools.json")).unwrap();

@@ -418,7 +418,10 @@ impl InversePredictor for LlmPolicy {
         })
     }
 
-    fn predict_agentic<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<String, RoleError>> {
+    fn predict_agentic<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<String, RoleError>> {
         Box::pin(async move {
             let derived = derived_values(cx.workflow);
             let listed: Vec<String> = derived.iter().map(|d| d.value.to_string()).collect();
@@ -429,7 +432,14 @@ impl InversePredictor for LlmPolicy {
                 "additionalProperties": false,
             });
             let prompt = AGENTIC_PROMPT
-                .replace("{derived}", &if listed.is_empty() { "none".to_owned() } else { listed.join(", ") })
+                .replace(
+                    "{derived}",
+                    &if listed.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        listed.join(", ")
+                    },
+                )
                 .replace("{chains}", &chains_json(cx.workflow));
             let mut messages = vec![ChatMessage::new("user", prompt)];
             // One correction round: a query that states a derived value is
@@ -437,13 +447,26 @@ impl InversePredictor for LlmPolicy {
             for attempt in 0..2 {
                 let value = self
                     .llm
-                    .structured("agentic query", messages.clone(), "AgenticQuery", &schema, cx.counters)
+                    .structured(
+                        "agentic query",
+                        messages.clone(),
+                        "AgenticQuery",
+                        &schema,
+                        cx.counters,
+                    )
                     .await?;
-                let query = value["query"].as_str().unwrap_or_default().trim().to_owned();
+                let query = value["query"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
                 if query.is_empty() {
                     return Err(RoleError::new("agentic query", "empty query"));
                 }
-                let leaks: Vec<String> = leaked(&query, &derived).iter().map(|d| d.value.to_string()).collect();
+                let leaks: Vec<String> = leaked(&query, &derived)
+                    .iter()
+                    .map(|d| d.value.to_string())
+                    .collect();
                 if leaks.is_empty() {
                     return Ok(query);
                 }

@@ -233,7 +233,10 @@ pub trait InversePredictor: Send + Sync {
     /// Writes the query of the multi-turn (agentic) format for the finished
     /// `cx.workflow`: the same request, but it states no value that comes from
     /// an observation ([`crate::derived`]); the assistant reads those itself.
-    fn predict_agentic<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<String, RoleError>>;
+    fn predict_agentic<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<String, RoleError>>;
 }
 
 /// The four roles of a run.

@@ -85,9 +85,8 @@ fn reference(kind: &str) -> String {
         "customer_id" => "that customer".into(),
         "order_id" => "that order".into(),
         "product_id" => "that product".into(),
-        "day_count" => "that many days".into(),
-        "years" => "that many years".into(),
-        "months" => "that many months".into(),
+        // Templates name the unit: "for {months} months".
+        "day_count" | "years" | "months" => "that many".into(),
         other => format!("that {}", other.replace('_', " ")),
     }
 }

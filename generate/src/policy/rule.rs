@@ -560,7 +560,10 @@ impl InversePredictor for RulePolicy {
         })
     }
 
-    fn predict_agentic<'a>(&'a self, cx: &'a Context<'a>) -> BoxFuture<'a, Result<String, RoleError>> {
+    fn predict_agentic<'a>(
+        &'a self,
+        cx: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<String, RoleError>> {
         Box::pin(async move {
             // The same generator as the flat query's last rewrite, so the two
             // variants differ only where a value comes from an observation.

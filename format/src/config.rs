@@ -1,0 +1,158 @@
+//! `toolgrad format` settings (`configs/format-*.toml`); the defaults follow
+//! the reference formatter, except that candidates are shuffled and a test
+//! split is held out.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{FormatError, Result};
+
+/// One output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// The paper's: BFCL prompt-mode system prompt, query, flat Python call list.
+    BfclPython,
+    /// `{"messages", "tools"}` with assistant `tool_calls` (TRL, fine-tuning services).
+    OpenaiTools,
+    /// `conversations` of `from`/`value` turns (LLaMA-Factory, Axolotl).
+    Sharegpt,
+    /// A multi-turn trace: calls, recorded observations, final answer.
+    Agentic,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::BfclPython,
+        OutputFormat::OpenaiTools,
+        OutputFormat::Sharegpt,
+        OutputFormat::Agentic,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::BfclPython => "bfcl-python",
+            OutputFormat::OpenaiTools => "openai-tools",
+            OutputFormat::Sharegpt => "sharegpt",
+            OutputFormat::Agentic => "agentic",
+        }
+    }
+}
+
+impl FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown format `{text}` (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// The formatter's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormatConfig {
+    /// Which formats to write.
+    pub formats: Vec<OutputFormat>,
+    /// Candidates per sample: the used tools plus distractors from the catalog.
+    pub num_tools: usize,
+    /// Irrelevance samples per positive sample.
+    pub negative_ratio: f64,
+    /// Share of workflows held out as the test split.
+    pub test_ratio: f64,
+    /// Seeds the split, the negatives and every candidate shuffle.
+    pub seed: u64,
+    /// Tool and parameter descriptions are cut to this many characters.
+    pub description_cap: usize,
+    /// The agentic format's answer to an irrelevance sample.
+    pub refusal: String,
+}
+
+impl Default for FormatConfig {
+    fn default() -> Self {
+        Self {
+            formats: OutputFormat::ALL.to_vec(),
+            num_tools: 10,
+            negative_ratio: 0.2,
+            test_ratio: 0.1,
+            seed: 42,
+            description_cap: 256,
+            refusal: "None of the available functions can help with this request.".into(),
+        }
+    }
+}
+
+impl FormatConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| FormatError::io(path, e))?;
+        let config: Self = toml::from_str(&text).map_err(|e| FormatError::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check().map_err(|message| FormatError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Range checks; the message names the field.
+    pub fn check(&self) -> Result<(), String> {
+        if self.formats.is_empty() {
+            return Err("`formats` is empty".into());
+        }
+        if self.num_tools == 0 {
+            return Err("`num_tools` must be at least 1".into());
+        }
+        if !(0.0..=10.0).contains(&self.negative_ratio) {
+            return Err("`negative_ratio` must be between 0 and 10".into());
+        }
+        if !(0.0..1.0).contains(&self.test_ratio) {
+            return Err("`test_ratio` must be at least 0 and below 1".into());
+        }
+        if self.description_cap == 0 {
+            return Err("`description_cap` must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// SHA-256 of the settings, for the dataset card.
+    pub fn hash(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let digest = Sha256::digest(text.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_fields_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, "num_tool = 3\n").unwrap();
+        let error = FormatConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("num_tool"), "{error}");
+        std::fs::write(&path, "test_ratio = 1.5\n").unwrap();
+        let error = FormatConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("test_ratio"), "{error}");
+        std::fs::write(&path, "formats = [\"xml\"]\n").unwrap();
+        assert!(FormatConfig::load(&path).is_err());
+        std::fs::write(&path, "formats = [\"agentic\"]\nseed = 7\n").unwrap();
+        let config = FormatConfig::load(&path).unwrap();
+        assert_eq!(config.formats, vec![OutputFormat::Agentic]);
+        assert_ne!(config.hash(), FormatConfig::default().hash());
+    }
+}

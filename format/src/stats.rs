@@ -1,0 +1,295 @@
+//! Dataset statistics: size, call shape, tool coverage, query length and
+//! diversity, and near-duplicate rates (MinHash over queries and over
+//! tool-chain signatures), for the dataset card and `toolgrad report dataset`.
+
+use std::collections::HashSet;
+
+use datasketch_minhash_lsh::{MinHash, MinHashLsh};
+use serde::Serialize;
+
+use crate::sample::Sample;
+
+/// MinHash permutations and the similarity at which two items are near-duplicates.
+const NUM_PERM: usize = 128;
+pub const NEAR_DUPLICATE_JACCARD: f64 = 0.8;
+
+/// One dataset's row of the statistics table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DatasetStats {
+    pub name: String,
+    pub samples: usize,
+    pub negatives: usize,
+    /// Means over positive samples.
+    pub calls_per_sample: f64,
+    pub chains_per_sample: f64,
+    pub mean_chain_depth: f64,
+    pub max_chain_depth: usize,
+    /// Share of positives with a function called more than once (BFCL's parallel shape).
+    pub parallel_share: f64,
+    pub unique_tools: usize,
+    /// Distinct families of the called tools; 0 when the source names none.
+    pub unique_domains: usize,
+    pub query_words_mean: f64,
+    pub query_words_p50: usize,
+    pub query_words_p90: usize,
+    pub distinct_1: f64,
+    pub distinct_2: f64,
+    /// Share of queries with a near-duplicate (estimated Jaccard ≥ 0.8 on word 3-grams).
+    pub near_duplicate_queries: f64,
+    /// Share of positives with a near-duplicate tool-chain signature.
+    pub near_duplicate_chains: f64,
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 {
+        0.0
+    } else {
+        sum / n as f64
+    }
+}
+
+/// The `q`-quantile by the nearest-rank method.
+fn percentile(sorted: &[usize], q: f64) -> usize {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn distinct(tokens: &[Vec<String>], n: usize) -> f64 {
+    let mut total = 0usize;
+    let mut unique = HashSet::new();
+    for words in tokens {
+        for gram in words.windows(n) {
+            total += 1;
+            unique.insert(gram.join(" "));
+        }
+    }
+    if total == 0 {
+        0.0
+    } else {
+        unique.len() as f64 / total as f64
+    }
+}
+
+/// The share of items that have at least one other item whose shingle sets
+/// have an estimated Jaccard similarity of at least [`NEAR_DUPLICATE_JACCARD`].
+/// LSH finds the candidates; each is confirmed on the signatures.
+pub fn near_duplicate_rate(shingles: &[HashSet<String>]) -> f64 {
+    let items: Vec<(usize, MinHash)> = shingles
+        .iter()
+        .enumerate()
+        .filter(|(_, set)| !set.is_empty())
+        .map(|(i, set)| {
+            let mut hash = <MinHash>::new(NUM_PERM, Some(1));
+            let mut sorted: Vec<&String> = set.iter().collect();
+            sorted.sort();
+            for shingle in sorted {
+                hash.update(shingle);
+            }
+            (i, hash)
+        })
+        .collect();
+    if items.len() < 2 {
+        return 0.0;
+    }
+    let Ok(mut lsh) = <MinHashLsh<usize>>::new(NUM_PERM, None, Some(NEAR_DUPLICATE_JACCARD)) else {
+        return 0.0;
+    };
+    for (key, hash) in &items {
+        if lsh.insert(*key, hash).is_err() {
+            return 0.0;
+        }
+    }
+    let by_key: std::collections::HashMap<usize, &MinHash> =
+        items.iter().map(|(k, h)| (*k, h)).collect();
+    let duplicated = items
+        .iter()
+        .filter(|(key, hash)| {
+            let candidates = lsh.query(hash).unwrap_or_default();
+            candidates.iter().any(|other| {
+                other != key
+                    && by_key
+                        .get(other)
+                        .and_then(|o| hash.clone().jaccard(o).ok())
+                        .is_some_and(|j| f64::from(j) >= NEAR_DUPLICATE_JACCARD)
+            })
+        })
+        .count();
+    duplicated as f64 / shingles.len() as f64
+}
+
+fn query_shingles(words: &[String]) -> HashSet<String> {
+    if words.len() < 3 {
+        return words.iter().cloned().collect();
+    }
+    words.windows(3).map(|w| w.join(" ")).collect()
+}
+
+/// The tool-chain signature: each chain's tool sequence, and each tool.
+fn chain_shingles(sample: &Sample) -> HashSet<String> {
+    let mut set = HashSet::new();
+    let mut calls = sample.calls.iter();
+    for &length in &sample.chain_lengths {
+        let chain: Vec<&str> = calls
+            .by_ref()
+            .take(length)
+            .map(|c| c.name.as_str())
+            .collect();
+        for name in &chain {
+            set.insert(format!("tool:{name}"));
+        }
+        set.insert(format!("chain:{}", chain.join(">")));
+    }
+    set
+}
+
+/// The statistics of one dataset.
+pub fn describe(name: &str, samples: &[Sample]) -> DatasetStats {
+    let positives: Vec<&Sample> = samples.iter().filter(|s| !s.negative).collect();
+    let queries: Vec<Vec<String>> = positives.iter().map(|s| words(&s.query)).collect();
+    let mut lengths: Vec<usize> = queries.iter().map(Vec::len).collect();
+    lengths.sort_unstable();
+    let depths: Vec<usize> = positives
+        .iter()
+        .flat_map(|s| s.chain_lengths.iter().copied())
+        .collect();
+    let called: HashSet<&str> = positives
+        .iter()
+        .flat_map(|s| s.calls.iter().map(|c| c.name.as_str()))
+        .collect();
+    let domains: HashSet<&str> = positives
+        .iter()
+        .flat_map(|s| {
+            s.tools
+                .iter()
+                .filter(|t| !t.family.is_empty() && s.calls.iter().any(|c| c.name == t.name))
+                .map(|t| t.family.as_str())
+        })
+        .collect();
+    let parallel = positives
+        .iter()
+        .filter(|s| {
+            let mut seen = HashSet::new();
+            s.calls.iter().any(|c| !seen.insert(c.name.as_str()))
+        })
+        .count();
+    let query_sets: Vec<HashSet<String>> = queries.iter().map(|w| query_shingles(w)).collect();
+    let chain_sets: Vec<HashSet<String>> = positives.iter().map(|s| chain_shingles(s)).collect();
+    let share = |n: usize| {
+        if positives.is_empty() {
+            0.0
+        } else {
+            n as f64 / positives.len() as f64
+        }
+    };
+    DatasetStats {
+        name: name.to_owned(),
+        samples: samples.len(),
+        negatives: samples.len() - positives.len(),
+        calls_per_sample: mean(positives.iter().map(|s| s.calls.len() as f64)),
+        chains_per_sample: mean(positives.iter().map(|s| s.chain_lengths.len() as f64)),
+        mean_chain_depth: mean(depths.iter().map(|&d| d as f64)),
+        max_chain_depth: depths.iter().copied().max().unwrap_or(0),
+        parallel_share: share(parallel),
+        unique_tools: called.len(),
+        unique_domains: domains.len(),
+        query_words_mean: mean(lengths.iter().map(|&l| l as f64)),
+        query_words_p50: percentile(&lengths, 0.5),
+        query_words_p90: percentile(&lengths, 0.9),
+        distinct_1: distinct(&queries, 1),
+        distinct_2: distinct(&queries, 2),
+        near_duplicate_queries: near_duplicate_rate(&query_sets),
+        near_duplicate_chains: near_duplicate_rate(&chain_sets),
+    }
+}
+
+/// The statistics as a markdown table.
+pub fn markdown(rows: &[DatasetStats]) -> String {
+    let mut out = String::from(
+        "| dataset | samples | negatives | calls/sample | chains/sample | chain depth (mean / max) | parallel | tools | domains | query words (mean / p50 / p90) | distinct-1 | distinct-2 | near-dup queries | near-dup chains |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} / {} | {:.1} % | {} | {} | {:.1} / {} / {} | {:.3} | {:.3} | {:.1} % | {:.1} % |\n",
+            r.name, r.samples, r.negatives, r.calls_per_sample, r.chains_per_sample,
+            r.mean_chain_depth, r.max_chain_depth, 100.0 * r.parallel_share, r.unique_tools,
+            r.unique_domains, r.query_words_mean, r.query_words_p50, r.query_words_p90,
+            r.distinct_1, r.distinct_2, 100.0 * r.near_duplicate_queries,
+            100.0 * r.near_duplicate_chains,
+        ));
+    }
+    out
+}
+
+/// The statistics as CSV (RFC 4180 quoting of the name).
+pub fn csv(rows: &[DatasetStats]) -> String {
+    let mut out = String::from(
+        "dataset,samples,negatives,calls_per_sample,chains_per_sample,mean_chain_depth,max_chain_depth,parallel_share,unique_tools,unique_domains,query_words_mean,query_words_p50,query_words_p90,distinct_1,distinct_2,near_duplicate_queries,near_duplicate_chains\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "\"{}\",{},{},{:.4},{:.4},{:.4},{},{:.4},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}\n",
+            r.name.replace('"', "\"\""),
+            r.samples,
+            r.negatives,
+            r.calls_per_sample,
+            r.chains_per_sample,
+            r.mean_chain_depth,
+            r.max_chain_depth,
+            r.parallel_share,
+            r.unique_tools,
+            r.unique_domains,
+            r.query_words_mean,
+            r.query_words_p50,
+            r.query_words_p90,
+            r.distinct_1,
+            r.distinct_2,
+            r.near_duplicate_queries,
+            r.near_duplicate_chains,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> HashSet<String> {
+        query_shingles(&words(text))
+    }
+
+    #[test]
+    fn near_duplicates_are_found_and_distinct_texts_are_not() {
+        let base = "please find out how far lisbon is from madrid and then tell me the local time there tomorrow morning";
+        let sets = vec![
+            set(base),
+            set(&format!("{base} please")),
+            set("what is the greatest common divisor of 2026 and 360 for my homework tonight"),
+            set("convert 12 miles into kilometres and round the answer to two decimals for me"),
+        ];
+        let rate = near_duplicate_rate(&sets);
+        assert!((rate - 0.5).abs() < 1e-9, "{rate}");
+        assert_eq!(near_duplicate_rate(&sets[2..]), 0.0);
+    }
+
+    #[test]
+    fn diversity_and_percentiles() {
+        let tokens = vec![words("a b a b"), words("c d")];
+        assert!((distinct(&tokens, 1) - 4.0 / 6.0).abs() < 1e-9);
+        assert!((distinct(&tokens, 2) - 3.0 / 4.0).abs() < 1e-9);
+        assert_eq!(percentile(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9), 9);
+        assert_eq!(percentile(&[], 0.5), 0);
+    }
+}
