@@ -5,13 +5,19 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo test --workspace --all-targets
 # Every format loads unchanged with Hugging Face `datasets`, through the card
-# and as plain JSON files: a fresh offline run, formatted.
+# and as plain JSON files, and renders through `apply_chat_template` as TRL's
+# SFTTrainer calls it: a fresh offline run and an imported baseline, formatted.
 cargo build --bin toolgrad
+toolgrad=target/debug/toolgrad
 venv=target/py-check
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check 'datasets==5.0.1'
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'datasets==5.0.1' 'transformers==4.57.6'
 check=target/format-check
 rm -rf "$check"
-target/debug/toolgrad generate --config configs/generate-offline.toml --num-seeds 24 --out "$check/run" --quiet
-target/debug/toolgrad format "$check/run" --out "$check/formatted" --config configs/format-paper.toml
-"$venv/bin/python" scripts/check_formats.py "$check/formatted"
+"$toolgrad" model export --model "${TOOLGRAD_MODEL:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/models/SmolLM2-135M-Instruct.Q4_1.gguf}" --out "$check/tokenizer" >/dev/null
+"$toolgrad" generate --config configs/generate-offline.toml --num-seeds 24 --out "$check/run" --quiet
+"$toolgrad" format "$check/run" --out "$check/formatted" --config configs/format-paper.toml
+"$toolgrad" format format/tests/fixtures/import/hermes.jsonl --import hermes --out "$check/hermes"
+for dataset in "$check/formatted" "$check/hermes"; do
+  HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/check_formats.py "$dataset" --tokenizer "$check/tokenizer"
+done

@@ -183,7 +183,7 @@ fn agentic_query(workflow: &Workflow) -> Result<String, String> {
     let query = workflow
         .agentic_query
         .clone()
-        .ok_or("no agentic query (generated before it existed, or its writer failed)")?;
+        .ok_or("no agentic query (its writer failed: see `agentic_query_error` in metadata/<id>.json; or the run predates it)")?;
     let derived = derived_values(workflow);
     match leaked(&query, &derived).first() {
         Some(leak) => Err(format!(

@@ -139,11 +139,23 @@ fn renderings(value: &Value) -> Vec<String> {
     }
 }
 
-/// Whether `text` states `value` as a whole token (case-insensitive; a number
-/// must not be part of a longer number, a word not part of a longer word).
+/// Whether `text` states `value` as a whole token (case-insensitive, except for
+/// codes of up to 3 characters such as `IN`, which would match the word "in";
+/// a number must not be part of a longer number, a word not part of a longer word).
 pub fn mentions(text: &str, value: &Value) -> bool {
-    let haystack = text.to_lowercase();
-    renderings(value).iter().any(|needle| {
+    let code = value
+        .as_str()
+        .is_some_and(|s| s.trim().chars().count() <= 3);
+    let haystack = if code {
+        text.to_owned()
+    } else {
+        text.to_lowercase()
+    };
+    let needles = match value {
+        Value::String(s) if code => vec![s.trim().to_owned()],
+        _ => renderings(value),
+    };
+    needles.iter().any(|needle| {
         if needle.is_empty() {
             return false;
         }
@@ -240,5 +252,7 @@ mod tests {
         assert!(!mentions("2.55 litres", &json!(2.5)));
         assert!(mentions("about 2.5.", &json!(2.5)));
         assert!(!mentions("Parisian cafés", &json!("Paris")));
+        assert!(!mentions("cities in India", &json!("IN")));
+        assert!(mentions("cities in IN", &json!("IN")));
     }
 }

@@ -29,6 +29,9 @@ async fn scripted_llm_grows_verifiable_workflows_and_traces_the_gradient() {
     assert!(outcome.metadata.accepted, "{:?}", outcome.metadata);
     let workflow = outcome.workflow.unwrap();
     assert!(workflow.query.starts_with("Scripted query"));
+    // The multi-turn query comes from its own prompt, after the loop.
+    let agentic = workflow.agentic_query.as_deref().unwrap();
+    assert!(agentic.starts_with("Scripted agentic query"), "{agentic}");
     assert!(workflow.num_steps() >= 1);
     // Every recorded step re-executes to the same observation.
     let validator = Validator::new(ValidatorConfig::default());
