@@ -112,3 +112,77 @@ fn bad_input_is_named() {
     let out = toolgrad(&["report", "dataset", &missing]);
     assert!(text(&out).contains("samples.jsonl"), "{}", text(&out));
 }
+
+/// A run whose only tools come from an MCP server (our own library served over
+/// stdio), played by the scripted LLM: `format` needs nothing but the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_only_run_formats_from_its_catalog() {
+    use toolgrad_generate::mock_llm::{serve, MockOptions};
+    let server = serve(MockOptions::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+num_seeds = 6
+num_apis = 10
+num_proposals = 2
+max_iter = 3
+concurrency = 2
+[policy]
+proposer = "llm"
+executor = "llm"
+selector = "llm"
+inverse = "llm"
+[llm]
+base_url = "{}"
+model = "mock"
+[[tools]]
+kind = "mcp"
+name = "lib"
+command = "{TOOLGRAD}"
+args = ["tools", "mcp"]
+"#,
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("run").display().to_string();
+    let sft = dir.path().join("sft");
+    let config = config.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        toolgrad(&["generate", "--quiet", "--config", &config, "--out", &run])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let run = dir.path().join("run");
+    let catalog: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("tools.json")).unwrap()).unwrap();
+    let catalog = catalog.as_array().unwrap();
+    assert!(catalog.len() > 40);
+    assert!(catalog
+        .iter()
+        .all(|t| t["family"] == "mcp:lib" && t["parameters"]["type"] == "object"));
+    let out = toolgrad(&[
+        "format",
+        &run.display().to_string(),
+        "--out",
+        &sft.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(sft.join("agentic/train.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty(), "{}", text(&out));
+    for row in &rows {
+        let query = row["messages"][0]["content"].as_str().unwrap();
+        assert!(query.starts_with("Scripted agentic query"), "{query}");
+        let tools: serde_json::Value =
+            serde_json::from_str(row["tools"].as_str().unwrap()).unwrap();
+        assert_eq!(tools.as_array().unwrap().len(), 10);
+    }
+}

@@ -111,8 +111,8 @@ impl FormatConfig {
         if self.formats.is_empty() {
             return Err("`formats` is empty".into());
         }
-        if self.num_tools == 0 {
-            return Err("`num_tools` must be at least 1".into());
+        if !(1..=1000).contains(&self.num_tools) {
+            return Err("`num_tools` must be between 1 and 1000".into());
         }
         if !(0.0..=10.0).contains(&self.negative_ratio) {
             return Err("`negative_ratio` must be between 0 and 10".into());

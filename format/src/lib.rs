@@ -37,6 +37,9 @@ pub fn format_run(
     let run = workflows::load(run_dir)?;
     let built = workflows::build(&run, config)?;
     let mut left_out = Vec::new();
+    if !built.malformed.is_empty() {
+        left_out.push(("malformed records".to_owned(), built.malformed));
+    }
     if !built.agentic_skipped.is_empty() {
         left_out.push(("agentic query".to_owned(), built.agentic_skipped));
     }

@@ -72,10 +72,26 @@ pub fn write_dataset(
     command: &str,
     mut left_out: Vec<(String, Vec<String>)>,
 ) -> Result<FormatSummary> {
-    for (_, sample) in samples {
-        check_python_target(&python_target(&sample.calls), &sample.calls)
-            .map_err(|e| FormatError::Invalid(format!("sample {}: {e}", sample.id)))?;
+    // A target that BFCL's decoder would not read back as the same calls (say,
+    // arguments nested past its bracket limit) is never written.
+    let mut undecodable = Vec::new();
+    let samples: Vec<(Split, Sample)> = samples
+        .iter()
+        .filter(|(_, sample)| {
+            match check_python_target(&python_target(&sample.calls), &sample.calls) {
+                Ok(()) => true,
+                Err(e) => {
+                    undecodable.push(format!("{}: {e}", sample.id));
+                    false
+                }
+            }
+        })
+        .cloned()
+        .collect();
+    if !undecodable.is_empty() {
+        left_out.push(("undecodable targets".to_owned(), undecodable));
     }
+    let samples = &samples[..];
     let mut counts = Vec::new();
     for &format in &config.formats {
         let mut missing = Vec::new();

@@ -75,6 +75,8 @@ pub struct Built {
     pub agentic_skipped: Vec<String>,
     /// Negatives that could not be built (`id: reason`).
     pub negatives_skipped: Vec<String>,
+    /// Records that cannot become a sample (`id: reason`).
+    pub malformed: Vec<String>,
 }
 
 fn hash_id(id: &str) -> u64 {
@@ -206,6 +208,7 @@ pub fn build(run: &Run, config: &FormatConfig) -> Result<Built> {
         samples: Vec::new(),
         agentic_skipped: Vec::new(),
         negatives_skipped: Vec::new(),
+        malformed: Vec::new(),
     };
     for split in [Split::Train, Split::Test] {
         let members: Vec<usize> = (0..run.records.len())
@@ -219,9 +222,14 @@ pub fn build(run: &Run, config: &FormatConfig) -> Result<Built> {
             .collect();
         for &i in &members {
             let record = &run.records[i];
-            let positive = positive(record, &by_name, config)?;
+            let mut sample = match positive(record, &by_name, config) {
+                Ok(sample) => sample,
+                Err(reason) => {
+                    built.malformed.push(format!("{}: {reason}", record.id));
+                    continue;
+                }
+            };
             let agentic = agentic_query(&record.workflow);
-            let mut sample = positive;
             match &agentic {
                 Ok(query) => sample.trace = Some(trace(&record.workflow, query.clone())),
                 Err(reason) => built
@@ -246,27 +254,33 @@ fn positive(
     record: &DatasetRecord,
     by_name: &HashMap<&str, &CatalogTool>,
     config: &FormatConfig,
-) -> Result<Sample> {
+) -> Result<Sample, String> {
     let workflow = &record.workflow;
+    if let Some(step) = workflow
+        .steps()
+        .find(|s| !s.action().tool_input.is_object())
+    {
+        return Err(format!(
+            "the arguments of `{}` are not a JSON object",
+            step.action().tool
+        ));
+    }
     let used: Vec<&CatalogTool> = used_tools(workflow)
         .iter()
         .map(|name| {
-            by_name.get(name.as_str()).copied().ok_or_else(|| {
-                FormatError::Invalid(format!(
-                    "record {}: tool `{name}` is not in tools.json",
-                    record.id
-                ))
-            })
+            by_name
+                .get(name.as_str())
+                .copied()
+                .ok_or_else(|| format!("tool `{name}` is not in tools.json"))
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, String>>()?;
     let mut taken: HashSet<String> = HashSet::new();
     for tool in &used {
         if !taken.insert(callable(&tool.name)) {
-            return Err(FormatError::Invalid(format!(
-                "record {}: two used tools share the callable name `{}`",
-                record.id,
+            return Err(format!(
+                "two used tools share the callable name `{}`",
                 callable(&tool.name)
-            )));
+            ));
         }
     }
     let used_names: HashSet<&str> = used.iter().map(|t| t.name.as_str()).collect();

@@ -297,3 +297,53 @@ fn a_bad_dataset_line_is_named() {
         .to_string();
     assert!(error.contains("dataset.jsonl:1"), "{error}");
 }
+
+#[test]
+fn records_that_cannot_become_samples_are_left_out_by_name() {
+    let run = tempfile::tempdir().unwrap();
+    let record = |id: &str, tool: &str, args: Value| {
+        json!({
+            "id": id, "query": "Look it up.", "response": "Done.",
+            "api_use_chains": {"api_use_chain_1": {"chain_id": "api_use_chain_1",
+                "intermediate_steps": [[{"tool": tool, "tool_input": args, "source": "builtin", "log": ""}, "{}"]]}},
+        })
+        .to_string()
+    };
+    let lines = [
+        record("00001", "lookup", json!({"q": "x"})),
+        record("00002", "lookup", json!(["not", "an", "object"])),
+        record("00003", "vanished", json!({"q": "x"})),
+        record("00004", "lookup", json!({"q": u64::MAX})),
+    ];
+    std::fs::write(run.path().join("dataset.jsonl"), lines.join("\n")).unwrap();
+    let tool = json!([{"name": "lookup", "description": "Looks up.", "source": "builtin", "family": "builtin:x",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]);
+    std::fs::write(run.path().join("tools.json"), tool.to_string()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let config = FormatConfig {
+        test_ratio: 0.0,
+        negative_ratio: 0.0,
+        ..FormatConfig::default()
+    };
+    let summary = format_run(run.path(), out.path(), &config, "test").unwrap();
+    assert_eq!(lines_in(&out.path().join("bfcl-python/train.jsonl")), 1);
+    let left: Vec<String> = summary
+        .left_out
+        .iter()
+        .flat_map(|(_, ids)| ids.clone())
+        .collect();
+    for (id, why) in [
+        ("00002", "not a JSON object"),
+        ("00003", "not in tools.json"),
+        ("00004", "instead of"),
+    ] {
+        assert!(
+            left.iter().any(|l| l.starts_with(id) && l.contains(why)),
+            "{id}: {left:?}"
+        );
+    }
+}
+
+fn lines_in(path: &Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}

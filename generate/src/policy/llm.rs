@@ -103,6 +103,11 @@ Weave every call into one need rather than a checklist, and refer to what the fi
 Executed chains:
 {chains}";
 
+/// A reply's string field, trimmed; empty when missing.
+fn text_field(value: &Value, key: &str) -> String {
+    value[key].as_str().unwrap_or_default().trim().to_owned()
+}
+
 /// The chains as the inverse prompts show them (real tool names).
 fn chains_json(workflow: &Workflow) -> String {
     let chains: serde_json::Map<String, Value> = workflow
@@ -398,16 +403,8 @@ impl InversePredictor for LlmPolicy {
                     cx.counters,
                 )
                 .await?;
-            let query = value["query"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
-            let response = value["response"]
-                .as_str()
-                .unwrap_or_default()
-                .trim()
-                .to_owned();
+            let query = text_field(&value, "query");
+            let response = text_field(&value, "response");
             if query.is_empty() || response.is_empty() {
                 return Err(RoleError::new(
                     "inverse predictor",
@@ -455,11 +452,7 @@ impl InversePredictor for LlmPolicy {
                         cx.counters,
                     )
                     .await?;
-                let query = value["query"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
+                let query = text_field(&value, "query");
                 if query.is_empty() {
                     return Err(RoleError::new("agentic query", "empty query"));
                 }
