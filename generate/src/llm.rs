@@ -311,7 +311,8 @@ fn parse_json(text: &str) -> Option<Value> {
     }
     let start = text.find('{')?;
     let end = text.rfind('}')?;
-    serde_json::from_str(&text[start..=end]).ok()
+    // `} ok {` has its last `}` before its first `{`: no object to cut out.
+    serde_json::from_str(text.get(start..=end)?).ok()
 }
 
 fn snippet(text: &str) -> String {
@@ -341,5 +342,6 @@ mod tests {
             Some(json!({"a": 1}))
         );
         assert_eq!(parse_json("nope"), None);
+        assert_eq!(parse_json("} ok {"), None);
     }
 }

@@ -60,6 +60,19 @@ impl Default for ValidatorConfig {
     }
 }
 
+/// Every string value of a JSON document (not its keys), one per line.
+fn string_values(value: &Value, out: &mut String) {
+    match value {
+        Value::String(text) => {
+            out.push_str(text);
+            out.push('\n');
+        }
+        Value::Array(items) => items.iter().for_each(|v| string_values(v, out)),
+        Value::Object(map) => map.values().for_each(|v| string_values(v, out)),
+        _ => {}
+    }
+}
+
 /// Why an observation was rejected; `None` from [`Validator::check`] means valid.
 pub type Rejection = String;
 
@@ -104,11 +117,17 @@ impl Validator {
         {
             return Some(format!("contains the error phrase `{phrase}`"));
         }
+        // Keywords apply to what the observation says, never to its key names:
+        // ToolBench's `{"error": "", "response": ...}` names an empty error.
+        let mut said = lower.clone();
         match serde_json::from_str::<Value>(text) {
             Ok(value) => {
                 if let Some(reason) = self.check_json(&value) {
                     return Some(reason);
                 }
+                said.clear();
+                string_values(&value, &mut said);
+                said = said.to_lowercase();
             }
             Err(_) if !text.starts_with(['{', '[']) => {
                 if let Some(word) = self.keyword_in(&lower) {
@@ -118,7 +137,7 @@ impl Validator {
             Err(_) => {}
         }
         if self.config.keywords_anywhere {
-            if let Some(word) = self.keyword_in(&lower) {
+            if let Some(word) = self.keyword_in(&said) {
                 return Some(format!("mentions `{word}`"));
             }
         }
@@ -258,6 +277,18 @@ mod tests {
         ] {
             assert!(check(bad).is_some(), "accepted {bad:?}");
         }
+    }
+
+    #[test]
+    fn toolbench_observations_with_an_empty_error_field_pass() {
+        // The ToolBench source's own shape: an empty `error` is no error, and
+        // keywords apply to values, not to key names.
+        assert_eq!(
+            check(r#"{"error": "", "response": "{\"symbol\": \"AAPL\", \"price\": 189.5}"}"#),
+            None
+        );
+        assert_eq!(check(r#"{"error_rate": 0.2, "errors_fixed": 3}"#), None);
+        assert!(check(r#"{"error": "", "response": "Internal error, retry"}"#).is_some());
     }
 
     #[test]

@@ -76,6 +76,8 @@ struct Faulty {
 #[derive(Clone, Copy)]
 enum Fault {
     NotJson,
+    /// `} ok {`: the last `}` comes before the first `{` (once a panic).
+    ClosingBraceFirst,
     OffSchema,
     UnknownTool,
     UnknownReportId,
@@ -96,6 +98,9 @@ impl ChatModel for Faulty {
         match self.fault {
             Fault::NotJson if response.content.is_some() => {
                 response.content = Some("I think {".into())
+            }
+            Fault::ClosingBraceFirst if response.content.is_some() => {
+                response.content = Some("} ok {".into())
             }
             Fault::OffSchema if request.response_format.is_some() => {
                 response.content = Some("{\"surprise\": 1}".into())
@@ -134,6 +139,8 @@ impl ChatModel for Faulty {
 async fn malformed_replies_fail_steps_not_seeds() {
     for (fault, every) in [
         (Fault::NotJson, 2),
+        (Fault::ClosingBraceFirst, 2),
+        (Fault::ClosingBraceFirst, 1),
         (Fault::OffSchema, 2),
         (Fault::UnknownTool, 1),
         (Fault::UnknownReportId, 1),

@@ -9,8 +9,12 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use toolgrad_generate::engine::LoopConfig;
+use toolgrad_generate::mock_llm::ScriptedLlm;
 use toolgrad_generate::tools::toolbench::ToolbenchSource;
-use toolgrad_generate::tools::{ToolError, ToolSource};
+use toolgrad_generate::tools::{CallLimits, ToolBox, ToolError, ToolSource};
+
+mod common;
 
 fn catalog() -> &'static Path {
     Path::new(concat!(
@@ -122,4 +126,50 @@ async fn calls_go_to_the_server_with_the_key_and_are_cached() {
     let observation = wrong.call(tool, &json!({"city": "Lima"})).await.unwrap();
     let validator = toolgrad_generate::validate::Validator::new(Default::default());
     assert!(validator.check(&observation).is_some(), "{observation}");
+}
+
+/// A mock ToolBench server that answers every call in ToolBench's shape.
+async fn answering_server() -> String {
+    let app = Router::new().route(
+        "/rapidapi",
+        post(|Json(body): Json<Value>| async move {
+            Json(json!({
+                "error": "",
+                "response": format!("{} for {}: 14 C", body["api_name"], body["tool_input"]),
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/rapidapi", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    endpoint
+}
+
+#[tokio::test]
+async fn the_loop_accepts_toolbench_observations_with_the_default_validator() {
+    let endpoint = answering_server().await;
+    let cache = tempfile::tempdir().unwrap();
+    let source: Arc<dyn ToolSource> = Arc::new(
+        ToolbenchSource::load(catalog(), &endpoint, Some("tb-key".into()), cache.path()).unwrap(),
+    );
+    let config = LoopConfig {
+        num_apis: 2,
+        num_proposals: 2,
+        max_iter: 2,
+        gradient_memory: 0,
+    };
+    let mut engine =
+        common::llm_engine(common::role_llm(Arc::new(ScriptedLlm::default()), None), config);
+    engine.toolbox = Arc::new(ToolBox::new(vec![source], CallLimits::default()).unwrap());
+    let mut accepted = 0;
+    for seed in 1..=4 {
+        let outcome = engine.run_seed(seed).await;
+        if let Some(workflow) = outcome.workflow {
+            accepted += 1;
+            for step in workflow.steps() {
+                assert!(step.observation().starts_with(r#"{"error":"","response":"#));
+            }
+        }
+    }
+    assert!(accepted >= 1, "no ToolBench sample was accepted");
 }
