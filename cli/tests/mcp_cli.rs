@@ -128,3 +128,49 @@ async fn reference_memory_server_keeps_a_knowledge_graph() {
     let graph = mcp.call("read_graph", &json!({})).await.unwrap();
     assert!(graph.contains("capital of Portugal"), "{graph}");
 }
+
+#[tokio::test]
+async fn an_mcp_server_gets_no_secret_from_our_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("env.txt");
+    // The variable stands for OPENAI_API_KEY, TOOLBENCH_KEY and the like.
+    std::env::set_var("TOOLGRAD_TEST_SECRET_KEY", "sk-should-not-leak");
+    let script = format!("env > \"$DUMP\"; exec {TOOLGRAD} tools mcp");
+    let env = BTreeMap::from([("DUMP".to_string(), dump.display().to_string())]);
+    let args = vec!["-c".to_string(), script];
+    let mcp = McpSource::connect("env", "bash", &args, &env, None, true)
+        .await
+        .unwrap();
+    assert!(!mcp.tools().is_empty());
+    let seen = std::fs::read_to_string(&dump).unwrap();
+    assert!(!seen.contains("sk-should-not-leak"), "{seen}");
+    assert!(seen.lines().any(|l| l.starts_with("PATH=")), "{seen}");
+    assert!(seen.lines().any(|l| l.starts_with("DUMP=")), "{seen}");
+}
+
+#[test]
+fn the_builtin_mcp_server_introduces_itself_as_toolgrad() {
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = std::process::Command::new(TOOLGRAD)
+        .args(["tools", "mcp"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}});
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{initialize}").unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    let reply: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let info = &reply["result"]["serverInfo"];
+    assert_eq!(info["name"], "toolgrad", "{reply}");
+    assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+}

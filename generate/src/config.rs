@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toolgrad_core::seconds;
 
 use crate::engine::LoopConfig;
 use crate::error::{GenerateError, Result};
@@ -310,11 +311,20 @@ impl GenerateConfig {
         if self.tools.is_empty() {
             return fail("`tools` lists no tool source");
         }
-        if self.limits.tool_timeout_s.is_nan() || self.limits.tool_timeout_s <= 0.0 {
-            return fail("`limits.tool_timeout_s` must be positive");
+        let positive_seconds = |s: f64| seconds::valid(s) && s > 0.0;
+        if !positive_seconds(self.limits.tool_timeout_s) {
+            return fail(
+                "`limits.tool_timeout_s` must be a positive number of seconds (at most 1e9)",
+            );
         }
         for role in ["proposer", "executor", "selector", "inverse"] {
             let settings = self.llm.for_role(role);
+            if settings.timeout_s.is_some_and(|s| !positive_seconds(s)) {
+                return Err(GenerateError::config(
+                    path,
+                    format!("`timeout_s` of role `{role}` must be a positive number of seconds (at most 1e9)"),
+                ));
+            }
             let is_llm = match role {
                 "proposer" => self.policy.proposer,
                 "executor" => self.policy.executor,
@@ -387,5 +397,21 @@ mod tests {
         assert!(err.to_string().contains("num_apiz"), "{err}");
         let err = GenerateConfig::parse("num_seeds = 1\n[policy]\nproposer = \"llm\"\nexecutor = \"rule\"\nselector = \"rule\"\ninverse = \"rule\"", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("llm.base_url"), "{err}");
+    }
+
+    #[test]
+    fn infinite_or_odd_timeouts_are_refused_not_a_panic() {
+        let tools = "[[tools]]\nkind = \"builtin\"\n";
+        for (table, bad) in [
+            ("[limits]\ntool_timeout_s", "inf"),
+            ("[limits]\ntool_timeout_s", "nan"),
+            ("[limits]\ntool_timeout_s", "1e20"),
+            ("[llm]\nbackend = \"local\"\ntimeout_s", "inf"),
+            ("[llm]\nbackend = \"local\"\ntimeout_s", "-1.0"),
+        ] {
+            let text = format!("num_seeds = 1\n{tools}{table} = {bad}\n");
+            let err = GenerateConfig::parse(&text, Path::new("t.toml")).unwrap_err();
+            assert!(err.to_string().contains("timeout_s"), "{bad}: {err}");
+        }
     }
 }

@@ -158,8 +158,10 @@ async fn the_loop_accepts_toolbench_observations_with_the_default_validator() {
         max_iter: 2,
         gradient_memory: 0,
     };
-    let mut engine =
-        common::llm_engine(common::role_llm(Arc::new(ScriptedLlm::default()), None), config);
+    let mut engine = common::llm_engine(
+        common::role_llm(Arc::new(ScriptedLlm::default()), None),
+        config,
+    );
     engine.toolbox = Arc::new(ToolBox::new(vec![source], CallLimits::default()).unwrap());
     let mut accepted = 0;
     for seed in 1..=4 {

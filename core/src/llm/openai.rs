@@ -244,12 +244,18 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?;
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    parse_retry_after(value)
+}
+
+/// Seconds from a `Retry-After` header; `inf`, `NaN`, negative or
+/// unrepresentable values (`1e20`) are ignored rather than trusted.
+/// [`OpenAiClient::backoff`] caps the result at the configured maximum.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 fn snippet(text: &str) -> String {
@@ -333,6 +339,17 @@ mod tests {
         }
         // Four starts at 100 ms spacing: the fourth waits about 300 ms.
         assert!(started.elapsed() >= Duration::from_millis(290));
+    }
+
+    #[test]
+    fn odd_retry_after_values_are_ignored_not_a_panic() {
+        assert_eq!(
+            parse_retry_after(" 2.5 "),
+            Some(Duration::from_millis(2500))
+        );
+        for odd in ["inf", "-inf", "NaN", "-1", "1e20", "soon", ""] {
+            assert_eq!(parse_retry_after(odd), None, "{odd}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toolgrad_core::llm::openai::OpenAiConfig;
+use toolgrad_core::seconds::valid as seconds;
 
 use super::{Mode, RunSettings};
 use crate::error::{EvalError, Result};
@@ -113,11 +114,6 @@ pub fn load_endpoint(path: &Path, name: &str) -> Result<EndpointConfig> {
         return Err(config_error(format!("models.{name}: {message}")));
     }
     Ok(endpoint)
-}
-
-/// A duration in seconds that `Duration::from_secs_f64` accepts.
-fn seconds(value: f64) -> bool {
-    value.is_finite() && (0.0..=1e9).contains(&value)
 }
 
 impl EndpointConfig {

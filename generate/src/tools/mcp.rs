@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -31,9 +31,15 @@ struct Launch {
 
 impl Launch {
     async fn start(&self) -> Result<Client, String> {
+        // A third-party server gets a clean environment: API keys in ours never
+        // reach it. It gets the path, home and locale, and what the config names.
+        let inherited = std::env::vars().filter(|(name, _)| inherit(name));
         let transport = TokioChildProcess::new(
             tokio::process::Command::new(&self.command).configure(|cmd| {
-                cmd.args(&self.args).envs(&self.env);
+                cmd.env_clear()
+                    .envs(inherited)
+                    .args(&self.args)
+                    .envs(&self.env);
             }),
         )
         .map_err(|e| format!("cannot start `{}`: {e}", self.command))?;
@@ -41,6 +47,14 @@ impl Launch {
             .await
             .map_err(|e| format!("`{}` did not complete the MCP handshake: {e}", self.command))
     }
+}
+
+/// The variables of our environment an MCP server inherits.
+fn inherit(name: &str) -> bool {
+    matches!(
+        name,
+        "PATH" | "HOME" | "LANG" | "LANGUAGE" | "TZ" | "TMPDIR"
+    ) || name.starts_with("LC_")
 }
 
 /// A running MCP server used as a tool source.
@@ -191,7 +205,11 @@ impl BuiltinServer {
 
 impl ServerHandler for BuiltinServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        // Our own name and version, not the SDK's (`rmcp`).
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_server_info(
+            Implementation::new("toolgrad", env!("CARGO_PKG_VERSION"))
+                .with_title("toolgrad built-in tool library"),
+        )
     }
 
     async fn list_tools(

@@ -180,5 +180,8 @@ fn gcd_lcm(_: &Env, args: &Args) -> Result<Value, String> {
     while y != 0 {
         (x, y) = (y, x % y);
     }
-    Ok(json!({ "a": a, "b": b, "gcd": x, "lcm": a / x * b }))
+    let lcm = (a / x)
+        .checked_mul(b)
+        .ok_or("the LCM exceeds the 64-bit integer range")?;
+    Ok(json!({ "a": a, "b": b, "gcd": x, "lcm": lcm }))
 }

@@ -302,6 +302,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn overflowing_arithmetic_is_a_tool_error_not_a_panic_or_a_wrong_value() {
+        let source = BuiltinSource::new(None).unwrap();
+        let big = serde_json::json!({"a": i64::MAX - 1, "b": i64::MAX - 2});
+        let error = source.run("gcd_lcm", &big).unwrap_err().to_string();
+        assert!(error.contains("64-bit"), "{error}");
+        let fine = source
+            .run("gcd_lcm", &serde_json::json!({"a": 4, "b": 6}))
+            .unwrap();
+        assert!(fine.contains("\"lcm\":12"), "{fine}");
+        let edge = serde_json::json!({"date": "+262142-12-31", "days": 100000});
+        let error = source.run("add_days", &edge).unwrap_err().to_string();
+        assert!(error.contains("calendar"), "{error}");
+    }
+
+    #[test]
     fn the_library_is_large_varied_and_well_formed() {
         let tools = catalogue();
         assert!(tools.len() >= 40, "{} tools", tools.len());

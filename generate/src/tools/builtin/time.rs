@@ -132,7 +132,9 @@ fn add_days(_: &Env, args: &Args) -> Result<Value, String> {
     if days.abs() > 100_000 {
         return Err("days must be within ±100000".into());
     }
-    let result = date + Duration::days(days);
+    let result = date
+        .checked_add_signed(Duration::days(days))
+        .ok_or("the result falls outside the supported calendar")?;
     Ok(json!({ "date": date.to_string(), "days": days, "result_date": result.to_string() }))
 }
 
