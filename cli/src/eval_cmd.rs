@@ -214,15 +214,23 @@ fn score_and_report(
     Ok(())
 }
 
+/// `local` and `local:<path>` name the burn engine; every other name (such as
+/// `local-llama-cpp`) is an endpoint of the models file.
+fn local_model(name: &str) -> Result<Option<PathBuf>> {
+    if name == "local" {
+        return Ok(Some(default_model_path()));
+    }
+    match name.strip_prefix("local:") {
+        Some("") => anyhow::bail!("--model: expected `local` or `local:<gguf file or model dir>`"),
+        Some(path) => Ok(Some(PathBuf::from(path))),
+        None => Ok(None),
+    }
+}
+
 fn bfcl(args: BfclArgs) -> Result<ExitCode> {
     let data = data_dir(args.data)?;
     let categories = parse_category_list(&args.selection.categories)?;
-    if let Some(path) = args.model.strip_prefix("local") {
-        let path = match path.strip_prefix(':') {
-            Some(p) if !p.is_empty() => PathBuf::from(p),
-            None if path.is_empty() => default_model_path(),
-            _ => anyhow::bail!("--model: expected `local` or `local:<gguf file or model dir>`"),
-        };
+    if let Some(path) = local_model(&args.model)? {
         let engine = Engine::load(&path).with_context(|| format!("loading {}", path.display()))?;
         // Greedy, prompt mode, as BFCL runs open models.
         let settings = RunSettings {
@@ -355,4 +363,21 @@ fn prompt(args: PromptArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_and_local_colon_name_the_burn_engine() {
+        assert_eq!(local_model("local").unwrap(), Some(default_model_path()));
+        assert_eq!(
+            local_model("local:/m/x.gguf").unwrap(),
+            Some(PathBuf::from("/m/x.gguf"))
+        );
+        assert_eq!(local_model("local-llama-cpp").unwrap(), None);
+        assert_eq!(local_model("gpt-4o-mini-prompt").unwrap(), None);
+        assert!(local_model("local:").is_err());
+    }
 }

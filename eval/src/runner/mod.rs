@@ -147,6 +147,8 @@ pub async fn run_category<M: ChatModel + 'static>(
     progress: &ProgressBar,
 ) -> Result<RunReport> {
     let mut entries = load_category(data_dir, category)?;
+    // The whole dataset's order: a limited run keeps earlier answers in place.
+    let order: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     if let Some(limit) = settings.limit {
         entries.truncate(limit);
     }
@@ -186,7 +188,6 @@ pub async fn run_category<M: ChatModel + 'static>(
         file.append(&record)?;
         progress.inc(1);
     }
-    let order: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     file.finish(&order)?;
     Ok(report)
 }

@@ -83,11 +83,14 @@ impl ResultFile {
     }
 
     /// Rewrites the file in dataset order, keeping the last record of each id and
-    /// dropping failed attempts that a later record answered.
+    /// dropping failed attempts that a later record answered. Ids that `order`
+    /// lacks (a `--limit` run over a folder with a full run) keep their lines,
+    /// after the ordered ones: a written answer is never dropped.
     pub fn finish(&self, order: &[String]) -> Result<()> {
         let text = std::fs::read_to_string(&self.path).map_err(|e| EvalError::io(&self.path, e))?;
         let mut latest: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
+        let mut seen: Vec<String> = Vec::new();
         for (index, line) in text
             .lines()
             .enumerate()
@@ -100,12 +103,17 @@ impl ResultFile {
                 Some(previous) => record.error.is_none() || previous.contains("\"error\":"),
                 None => true,
             };
+            if !latest.contains_key(&record.id) {
+                seen.push(record.id.clone());
+            }
             if keep {
                 latest.insert(record.id, line.to_owned());
             }
         }
+        let ordered: HashSet<&String> = order.iter().collect();
+        let unlisted = seen.iter().filter(|id| !ordered.contains(id));
         let mut sorted = String::with_capacity(text.len());
-        for id in order {
+        for id in order.iter().chain(unlisted) {
             if let Some(line) = latest.get(id) {
                 sorted.push_str(line);
                 sorted.push('\n');
@@ -157,5 +165,23 @@ mod tests {
             .map(|r| format!("{}{}", r.id, if r.error.is_some() { "!" } else { "" }))
             .collect();
         assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_limited_run_keeps_every_line_already_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("BFCL_v4_simple_python_result.json");
+        let mut file = ResultFile::open(&path).unwrap();
+        for id in ["a", "b", "c"] {
+            file.append(&record(id, None)).unwrap();
+        }
+        // A smoke run over the first entry only.
+        file.finish(&["a".into()]).unwrap();
+        let ids: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<ResultRecord>(l).unwrap().id)
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
     }
 }
