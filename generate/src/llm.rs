@@ -74,6 +74,11 @@ impl ReplayCache {
         self.store.len()
     }
 
+    /// Whether a miss is an error (a replay) rather than a call.
+    pub fn replay_only(&self) -> bool {
+        self.replay_only
+    }
+
     pub fn is_empty(&self) -> bool {
         self.store.is_empty()
     }
@@ -155,7 +160,7 @@ impl RoleLlm {
                 attempts: 0,
             },
             None => {
-                if self.cache.as_ref().is_some_and(|c| c.replay_only) {
+                if self.cache.as_ref().is_some_and(|c| c.replay_only()) {
                     return Err(format!("replay cache has no reply for request {key}"));
                 }
                 let response = self

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
+use toolgrad_core::llm::{ChatRequest, ChatResponse, LlmError};
 
 use crate::config::{
     Backend, CacheMode, GenerateConfig, LlmSettings, PolicyKind, StructuredMode, ToolSourceConfig,
@@ -94,14 +96,35 @@ fn backend_key(settings: &LlmSettings) -> String {
     )
 }
 
+/// The backend of a replay: every reply comes from the cache, so no key is
+/// read, no model is loaded and no endpoint is contacted.
+struct ReplayOnly;
+
+impl DynChat for ReplayOnly {
+    fn chat_dyn<'a>(
+        &'a self,
+        _request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+        Box::pin(async {
+            Err(LlmError::Transport {
+                endpoint: "replay".into(),
+                attempts: 0,
+                message: "a replay contacts no LLM".into(),
+            })
+        })
+    }
+}
+
 fn role_llm(
     settings: &LlmSettings,
     cache: Option<Arc<ReplayCache>>,
     backends: &mut Backends,
 ) -> Result<RoleLlm> {
+    let replay = cache.as_ref().is_some_and(|c| c.replay_only());
     let key = backend_key(settings);
     let chat = match backends.get(&key) {
         Some(chat) => chat.clone(),
+        None if replay => Arc::new(ReplayOnly),
         None => {
             let chat = backend(settings)?;
             backends.insert(key, chat.clone());

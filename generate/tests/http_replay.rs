@@ -133,3 +133,63 @@ async fn a_server_without_structured_outputs_gets_a_forced_tool_call() {
     // One refusal moved every role of this client to tool calls, once.
     assert_eq!(llm.fallback.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
+
+/// A replay through the run config needs neither the API key nor the model:
+/// `setup` gives every role a backend that contacts nothing.
+#[tokio::test]
+async fn a_replay_needs_no_key_and_no_model() {
+    let server = serve(MockOptions::default(), 0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let var = "TOOLGRAD_TEST_REPLAY_KEY";
+    let text = |base_url: &str| {
+        format!(
+            "num_seeds = 3\nnum_apis = 10\nnum_proposals = 2\nmax_iter = 3\n\
+             [policy]\nproposer = \"llm\"\nexecutor = \"llm\"\nselector = \"llm\"\ninverse = \"llm\"\n\
+             [llm]\nbase_url = \"{base_url}\"\nmodel = \"mock\"\napi_key_env = \"{var}\"\n\
+             [cache]\ndir = \"{}\"\n[[tools]]\nkind = \"builtin\"\n",
+            dir.path().join("cache").display()
+        )
+    };
+    let config_path = Path::new("replay.toml");
+    let record =
+        toolgrad_generate::config::GenerateConfig::parse(&text(&server.base_url()), config_path)
+            .unwrap();
+    std::env::set_var(var, "sk-recording");
+    let recorded = dir.path().join("recorded");
+    let engine = toolgrad_generate::setup::engine(&record, &recorded)
+        .await
+        .unwrap();
+    run(Arc::new(engine), &record.seeds(), 2, &recorded, false)
+        .await
+        .unwrap();
+    std::env::remove_var(var);
+
+    let mut replay = toolgrad_generate::config::GenerateConfig::parse(
+        &text("http://127.0.0.1:9/v1"),
+        config_path,
+    )
+    .unwrap();
+    replay.cache.mode = toolgrad_generate::config::CacheMode::Replay;
+    let replayed = dir.path().join("replayed");
+    let engine = toolgrad_generate::setup::engine(&replay, &replayed)
+        .await
+        .unwrap();
+    run(Arc::new(engine), &replay.seeds(), 2, &replayed, false)
+        .await
+        .unwrap();
+    let read = |d: &Path| std::fs::read(d.join("dataset.jsonl")).unwrap();
+    assert_eq!(read(&recorded), read(&replayed));
+
+    // A local model that does not exist is never loaded in a replay.
+    let local = text("x").replace(
+        "base_url = \"x\"\nmodel = \"mock\"",
+        "backend = \"local\"\nmodel_path = \"/nonexistent/model.gguf\"",
+    );
+    let mut local = toolgrad_generate::config::GenerateConfig::parse(&local, config_path).unwrap();
+    local.cache.mode = toolgrad_generate::config::CacheMode::Replay;
+    assert!(
+        toolgrad_generate::setup::engine(&local, &dir.path().join("local"))
+            .await
+            .is_ok()
+    );
+}
