@@ -23,9 +23,14 @@ pub struct GenerateArgs {
     /// Override the config's number of seeds.
     #[arg(long)]
     num_seeds: Option<u64>,
-    /// Replay recorded LLM replies only (no LLM is contacted; a miss fails that step).
+    /// Replay recorded LLM replies only; no LLM is contacted. With a recorded
+    /// run directory, its cache is replayed; a reply it lacks fails the command.
+    #[arg(long, value_name = "RECORDED_RUN")]
+    replay: Option<Option<PathBuf>>,
+    /// Resume even though the settings that shape the data differ from the
+    /// ones the output directory was generated with.
     #[arg(long)]
-    replay: bool,
+    force_config: bool,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -68,16 +73,23 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
         }
         config.num_seeds = n;
     }
-    if args.replay {
+    if let Some(recorded) = &args.replay {
         config.cache.mode = toolgrad_generate::config::CacheMode::Replay;
+        if let Some(recorded) = recorded {
+            let cache = recorded.join("cache");
+            if !cache.join("llm.jsonl").is_file() {
+                bail!(
+                    "--replay {}: no recorded LLM cache at {}",
+                    recorded.display(),
+                    cache.join("llm.jsonl").display()
+                );
+            }
+            config.cache.dir = Some(cache);
+        }
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let copy = args.out.join("config.toml");
-    let text = std::fs::read(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
-    toolgrad_core::fsutil::write_atomic(&copy, &text)
-        .with_context(|| format!("writing {}", copy.display()))?;
+    toolgrad_generate::provenance::record(&config, &args.out, args.force_config)?;
     let summary = runtime()?.block_on(async {
         let engine = Arc::new(toolgrad_generate::setup::engine(&config, &args.out).await?);
         toolgrad_generate::run::run(
@@ -102,6 +114,15 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
         summary.wall_time_s
     );
     eprintln!("dataset: {}", args.out.join("dataset.jsonl").display());
+    if args.replay.is_some() {
+        let misses = toolgrad_generate::run::replay_misses(&args.out, &config.seeds());
+        if let Some((seed, reason)) = misses.first() {
+            bail!(
+                "{} step(s) had no recorded reply (the config or the code changed since the recording); first, seed {seed}: {reason}",
+                misses.len()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -115,6 +136,12 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         let (toolbox, validator) = match &config_path {
             Some(path) => {
                 let config = GenerateConfig::load(path)?;
+                if toolgrad_generate::provenance::is_redacted(&config) {
+                    bail!(
+                        "{} has redacted env values (they may hold tokens); pass the original with --config",
+                        path.display()
+                    );
+                }
                 let cache = config
                     .cache
                     .dir

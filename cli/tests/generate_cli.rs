@@ -195,4 +195,31 @@ kind = "builtin"
     );
     assert_eq!(server.requests(), served);
     assert_eq!(read(&whole), read(&replayed));
+
+    // `--replay <recorded run>` names its source; the config stays as it was.
+    let again = dir.path().join("again");
+    let whole_arg: &'static str = Box::leak(whole.display().to_string().into_boxed_str());
+    let extra: &'static [&'static str] = Box::leak(vec!["--replay", whole_arg].into_boxed_slice());
+    let run = generate_blocking(&config, &again, extra).await;
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(server.requests(), served);
+    assert_eq!(read(&whole), read(&again));
+
+    // A replay of a run that recorded nothing fails loudly, not with 0 samples.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(empty.join("cache")).unwrap();
+    std::fs::write(empty.join("cache/llm.jsonl"), "").unwrap();
+    let empty_arg: &'static str = Box::leak(empty.display().to_string().into_boxed_str());
+    let extra: &'static [&'static str] = Box::leak(vec!["--replay", empty_arg].into_boxed_slice());
+    let run = generate_blocking(&config, &dir.path().join("none"), extra).await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no recorded reply") && stderr.contains("config or the code changed"),
+        "{stderr}"
+    );
 }

@@ -15,6 +15,7 @@ pub mod llm;
 #[cfg(feature = "test-support")]
 pub mod mock_llm;
 pub mod policy;
+pub mod provenance;
 pub mod run;
 pub mod setup;
 pub mod store;

@@ -54,6 +54,9 @@ impl Keyed for CachedReply {
     }
 }
 
+/// How a replay miss reads (in traces and errors).
+pub const REPLAY_MISS: &str = "replay cache has no reply";
+
 /// Request hash → reply, kept in `<dir>/llm.jsonl` (append-only). Keys hash
 /// the model name and the request body only, so API keys never enter it.
 pub struct ReplayCache {
@@ -161,7 +164,7 @@ impl RoleLlm {
             },
             None => {
                 if self.cache.as_ref().is_some_and(|c| c.replay_only()) {
-                    return Err(format!("replay cache has no reply for request {key}"));
+                    return Err(format!("{REPLAY_MISS} for request {key}"));
                 }
                 let response = self
                     .chat

@@ -125,6 +125,28 @@ pub async fn run(
     Ok(summary)
 }
 
+/// The steps of `seeds` that failed because a replay had no recorded reply:
+/// `(seed, reason)` from their traces.
+pub fn replay_misses(out: &Path, seeds: &[u64]) -> Vec<(u64, String)> {
+    let mut misses = Vec::new();
+    for &seed in seeds {
+        let Ok(text) = std::fs::read_to_string(file(out, "trace", seed)) else {
+            continue;
+        };
+        let Ok(trace) = serde_json::from_str::<Vec<crate::engine::IterationTrace>>(&text) else {
+            continue;
+        };
+        misses.extend(
+            trace
+                .into_iter()
+                .filter_map(|t| t.early_next)
+                .filter(|reason| reason.contains(crate::llm::REPLAY_MISS))
+                .map(|reason| (seed, reason)),
+        );
+    }
+    misses
+}
+
 /// Removes the hidden `.<name>.tmp<pid>` files a killed run left behind.
 fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
