@@ -9,7 +9,8 @@
 //! - `tools.json`: the spec of every tool the run could sample ([`crate::catalog`]).
 //!
 //! Each file is written to a temporary name and renamed, so a kill loses at
-//! most the seeds in flight; a re-run skips seeds whose metadata exists.
+//! most the seeds in flight; a re-run skips seeds whose metadata exists. A lock
+//! (`.lock`) keeps a second run out of the folder.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub async fn run(
     show_progress: bool,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    // Held until the run ends; the OS releases it if the process is killed.
+    let _lock = lock(out)?;
     for folder in ["data", "trace", "metadata"] {
         let dir = out.join(folder);
         std::fs::create_dir_all(&dir).map_err(|e| GenerateError::io(&dir, e))?;
@@ -147,7 +150,30 @@ pub fn replay_misses(out: &Path, seeds: &[u64]) -> Vec<(u64, String)> {
     misses
 }
 
-/// Removes the hidden `.<name>.tmp<pid>` files a killed run left behind.
+/// Takes `<out>/.lock`, so that a second `generate` on the same folder refuses
+/// to start instead of mixing its files (and its temporary-file clean-up)
+/// with this one's.
+fn lock(out: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(out).map_err(|e| GenerateError::io(out, e))?;
+    let path = out.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| GenerateError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(GenerateError::io(
+            &path,
+            "another `toolgrad generate` is writing to this folder; wait for it or use another --out",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(GenerateError::io(&path, e)),
+    }
+}
+
+/// Removes the hidden `.<name>.tmp<pid>` files a killed run left behind (the
+/// lock guarantees that no live run owns them).
 fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -230,4 +256,19 @@ fn finish(out: &Path, seeds: &[u64], resumed: usize, started: Instant) -> Result
     summary.wall_time_s = started.elapsed().as_secs_f64();
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_on_the_same_folder_is_refused_while_the_first_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock(dir.path()).unwrap();
+        let error = lock(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("another `toolgrad generate`"), "{error}");
+        drop(first);
+        assert!(lock(dir.path()).is_ok(), "released when the first run ends");
+    }
 }

@@ -258,8 +258,10 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(seconds).ok()
 }
 
+/// The start of a reply body for an error message, credentials masked (an
+/// error body may echo the key) and cut at 300 characters.
 fn snippet(text: &str) -> String {
-    let mut snippet = text.to_owned();
+    let mut snippet = crate::redact::redact(text);
     if crate::text::truncate_chars(&mut snippet, 300) {
         snippet.push('…');
     }
