@@ -60,9 +60,15 @@ pub async fn toolbox(
                 key_env,
             } => {
                 let key = std::env::var(key_env).ok();
+                let has_key = key.is_some();
                 let toolbench =
                     ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))
                         .map_err(GenerateError::Tools)?;
+                if has_key && toolbench.sends_key_in_clear() {
+                    eprintln!(
+                        "warning: {endpoint} is plain HTTP: {key_env} travels unencrypted (the reference's endpoint)"
+                    );
+                }
                 sources.push(Arc::new(toolbench));
             }
         }

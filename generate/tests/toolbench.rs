@@ -175,3 +175,46 @@ async fn the_loop_accepts_toolbench_observations_with_the_default_validator() {
     }
     assert!(accepted >= 1, "no ToolBench sample was accepted");
 }
+
+#[tokio::test]
+async fn failed_toolbench_calls_are_not_cached() {
+    let hits = Arc::new(AtomicU64::new(0));
+    let counter = hits.clone();
+    let app = Router::new().route(
+        "/rapidapi",
+        post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Json(json!({"error": "Rate limit", "response": ""}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}/rapidapi", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let cache = tempfile::tempdir().unwrap();
+    let source =
+        ToolbenchSource::load(catalog(), &endpoint, Some("k".into()), cache.path()).unwrap();
+    assert!(
+        !source.sends_key_in_clear(),
+        "loopback is not sent anywhere"
+    );
+    let tool = "Weather-open_weather_13-current_weather_by_city";
+    for _ in 0..2 {
+        source.call(tool, &json!({"city": "Oslo"})).await.unwrap();
+    }
+    assert_eq!(
+        hits.load(Ordering::Relaxed),
+        2,
+        "the failure was replayed from the cache"
+    );
+    let remote = ToolbenchSource::load(
+        catalog(),
+        "http://8.130.32.149:8080/rapidapi",
+        None,
+        cache.path(),
+    )
+    .unwrap();
+    assert!(remote.sends_key_in_clear());
+}

@@ -242,9 +242,18 @@ impl ToolbenchSource {
         })
     }
 
+    /// SHA-256 of the tool and its arguments as canonical JSON (keys sorted at
+    /// every level), so that the same call in another key order is a hit.
     fn cache_key(tool: &str, args: &Value) -> String {
-        let digest = Sha256::digest(format!("{tool}\n{args}").as_bytes());
+        let digest = Sha256::digest(format!("{tool}\n{}", canonical(args)).as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the endpoint sends the key unencrypted to a remote host (the
+    /// reference's default does).
+    pub fn sends_key_in_clear(&self) -> bool {
+        let rest = self.endpoint.strip_prefix("http://");
+        rest.is_some_and(|host| !(host.starts_with("127.0.0.1") || host.starts_with("localhost")))
     }
 
     async fn fetch(&self, tool: &str, args: &Value) -> Result<String, ToolError> {
@@ -305,14 +314,40 @@ impl ToolbenchSource {
             "response": reply.get("response").cloned().unwrap_or(json!("")),
         })
         .to_string();
-        let record = CachedObservation {
-            key,
-            observation: observation.clone(),
-        };
-        self.cache
-            .put(record)
-            .map_err(|e| unavailable(e.to_string()))?;
+        // A failed call is not kept: the next run asks again.
+        let failed = reply
+            .get("error")
+            .is_some_and(|e| !e.is_null() && e.as_str().is_none_or(|s| !s.trim().is_empty()));
+        if !failed {
+            let record = CachedObservation {
+                key,
+                observation: observation.clone(),
+            };
+            self.cache
+                .put(record)
+                .map_err(|e| unavailable(e.to_string()))?;
+        }
         Ok(observation)
+    }
+}
+
+/// JSON with the keys of every object sorted.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -337,6 +372,20 @@ impl ToolSource for ToolbenchSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cache_keys_ignore_key_order() {
+        let a = json!({"symbol": "AAPL", "opts": {"x": 1, "y": [1, {"b": 2, "a": 1}]}});
+        let b = json!({"opts": {"y": [1, {"a": 1, "b": 2}], "x": 1}, "symbol": "AAPL"});
+        assert_eq!(
+            ToolbenchSource::cache_key("t", &a),
+            ToolbenchSource::cache_key("t", &b)
+        );
+        assert_ne!(
+            ToolbenchSource::cache_key("t", &a),
+            ToolbenchSource::cache_key("u", &a)
+        );
+    }
 
     #[test]
     fn names_are_standardised_like_the_reference() {
