@@ -140,8 +140,35 @@ const FALLBACK: [StructuredMode; 3] = [
     StructuredMode::Prompt,
 ];
 
-fn refused_by_server(error: &str) -> bool {
-    error.contains("HTTP 400") || error.contains("HTTP 422")
+/// Why one chat call produced no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// A replay had no recorded reply, or the cache could not be written.
+    #[error("{0}")]
+    Cache(String),
+}
+
+/// Whether the server refused the structured-output feature itself (HTTP 400
+/// or 422 whose body names it), not the request for another reason such as
+/// its length: only then does the role fall back to the next mode.
+fn refused_by_server(error: &CallError) -> bool {
+    const FEATURE: &[&str] = &[
+        "response_format",
+        "json_schema",
+        "structured output",
+        "tool_choice",
+        "tools",
+        "function",
+    ];
+    let CallError::Llm(LlmError::Status { status, body, .. }) = error else {
+        return false;
+    };
+    let body = body.to_lowercase();
+    matches!(status, 400 | 422)
+        && FEATURE.iter().any(|word| body.contains(word))
+        && !body.contains("context")
 }
 
 impl RoleLlm {
@@ -150,7 +177,7 @@ impl RoleLlm {
         &self,
         mut request: ChatRequest,
         counters: &Counters,
-    ) -> Result<ChatResponse, String> {
+    ) -> Result<ChatResponse, CallError> {
         request.temperature = request.temperature.or(self.settings.temperature);
         request.max_tokens = request.max_tokens.or(self.settings.max_tokens);
         let key = request_key(&self.settings.model, &request);
@@ -164,13 +191,9 @@ impl RoleLlm {
             },
             None => {
                 if self.cache.as_ref().is_some_and(|c| c.replay_only()) {
-                    return Err(format!("{REPLAY_MISS} for request {key}"));
+                    return Err(CallError::Cache(format!("{REPLAY_MISS} for request {key}")));
                 }
-                let response = self
-                    .chat
-                    .chat_dyn(&request)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let response = self.chat.chat_dyn(&request).await?;
                 if let Some(cache) = &self.cache {
                     cache
                         .put(CachedReply {
@@ -179,7 +202,7 @@ impl RoleLlm {
                             tool_calls: response.tool_calls.clone(),
                             usage: response.usage,
                         })
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| CallError::Cache(e.to_string()))?;
                 }
                 response
             }
@@ -223,7 +246,7 @@ impl RoleLlm {
             let response = match self.call(request, counters).await {
                 Ok(response) => response,
                 Err(error) if refused_by_server(&error) && self.fall_back(mode) => continue,
-                Err(error) => return Err(RoleError::new(role, error)),
+                Err(error) => return Err(RoleError::new(role, error.to_string())),
             };
             tries += 1;
             let text = match mode {
@@ -341,6 +364,36 @@ mod tests {
         assert_eq!(a, request_key("m", &request));
         assert_ne!(a, request_key("other", &request));
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn only_a_refused_feature_demotes_the_structured_mode() {
+        let status = |status: u16, body: &str| {
+            CallError::Llm(LlmError::Status {
+                endpoint: "e".into(),
+                status,
+                attempts: 1,
+                body: body.into(),
+            })
+        };
+        assert!(refused_by_server(&status(
+            400,
+            "response_format is not supported"
+        )));
+        assert!(refused_by_server(&status(
+            422,
+            "Unknown field: json_schema"
+        )));
+        assert!(!refused_by_server(&status(
+            400,
+            "This model's maximum context length is 8192 tokens; your messages used 9000"
+        )));
+        assert!(!refused_by_server(&status(400, "invalid temperature")));
+        assert!(!refused_by_server(&status(
+            500,
+            "response_format crashed us"
+        )));
+        assert!(!refused_by_server(&CallError::Cache("miss".into())));
     }
 
     #[test]
