@@ -3,6 +3,7 @@
 //! accounting, and structured output (strict `json_schema`, a forced tool
 //! call, or prompt + validate + retry) checked against the schema.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -59,9 +60,15 @@ pub const REPLAY_MISS: &str = "replay cache has no reply";
 
 /// Request hash → reply, kept in `<dir>/llm.jsonl` (append-only). Keys hash
 /// the model name and the request body only, so API keys never enter it.
+///
+/// Identical requests in flight at once are serialised: the second waits for
+/// the first and takes its reply from the store. While recording, two identical
+/// requests at temperature > 0 would otherwise get two replies of which the
+/// store keeps one, and a replay would differ from the recording.
 pub struct ReplayCache {
     store: JsonlStore<CachedReply>,
     replay_only: bool,
+    in_flight: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ReplayCache {
@@ -70,7 +77,23 @@ impl ReplayCache {
         Ok(Self {
             store: JsonlStore::open(&dir.join("llm.jsonl"))?,
             replay_only,
+            in_flight: Default::default(),
         })
+    }
+
+    /// The lock every request with this key takes while it is answered.
+    fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Forgets a key's lock once nobody else holds or waits for it.
+    fn release(&self, key: &str, slot: Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: no other request has this key.
+        if Arc::strong_count(&slot) <= 2 {
+            map.remove(key);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -181,6 +204,11 @@ impl RoleLlm {
         request.temperature = request.temperature.or(self.settings.temperature);
         request.max_tokens = request.max_tokens.or(self.settings.max_tokens);
         let key = request_key(&self.settings.model, &request);
+        let slot = self.cache.as_ref().map(|c| c.slot(&key));
+        let turn = match &slot {
+            Some(slot) => Some(slot.lock().await),
+            None => None,
+        };
         let response = match self.cache.as_ref().and_then(|c| c.get(&key)) {
             Some(hit) => ChatResponse {
                 content: hit.content,
@@ -197,7 +225,7 @@ impl RoleLlm {
                 if let Some(cache) = &self.cache {
                     cache
                         .put(CachedReply {
-                            key,
+                            key: key.clone(),
                             content: response.content.clone(),
                             tool_calls: response.tool_calls.clone(),
                             usage: response.usage,
@@ -207,6 +235,10 @@ impl RoleLlm {
                 response
             }
         };
+        drop(turn);
+        if let (Some(cache), Some(slot)) = (&self.cache, slot) {
+            cache.release(&key, slot);
+        }
         counters.add(&counters.llm_calls, 1);
         counters.add(&counters.prompt_tokens, response.usage.prompt_tokens);
         counters.add(

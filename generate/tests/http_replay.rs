@@ -193,3 +193,49 @@ async fn a_replay_needs_no_key_and_no_model() {
             .is_ok()
     );
 }
+
+/// A backend whose every reply is new, as sampling at temperature 1 is.
+struct Fresh(std::sync::atomic::AtomicU64);
+
+impl toolgrad_core::llm::ChatModel for Fresh {
+    async fn chat(
+        &self,
+        _request: &toolgrad_core::llm::ChatRequest,
+    ) -> Result<toolgrad_core::llm::ChatResponse, toolgrad_core::llm::LlmError> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(toolgrad_core::llm::ChatResponse {
+            content: Some(format!("reply {n}")),
+            tool_calls: Vec::new(),
+            usage: Default::default(),
+            latency: Duration::ZERO,
+            attempts: 1,
+        })
+    }
+}
+
+#[tokio::test]
+async fn identical_requests_in_flight_share_one_reply_so_replay_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Arc::new(ReplayCache::open(dir.path(), false).unwrap());
+    let llm = common::role_llm(Arc::new(Fresh(Default::default())), Some(cache.clone()));
+    let request = || {
+        let mut request = toolgrad_core::llm::ChatRequest::default();
+        request
+            .messages
+            .push(toolgrad_core::llm::ChatMessage::new("user", "same"));
+        request
+    };
+    let counters = toolgrad_generate::policy::Counters::default();
+    let (a, b) = tokio::join!(
+        llm.call(request(), &counters),
+        llm.call(request(), &counters)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.content, b.content, "both callers see the recorded reply");
+    assert_eq!(cache.len(), 1);
+    let replay = Arc::new(ReplayCache::open(dir.path(), true).unwrap());
+    let replayed = common::role_llm(Arc::new(Fresh(Default::default())), Some(replay));
+    let c = replayed.call(request(), &counters).await.unwrap();
+    assert_eq!(c.content, a.content);
+}
