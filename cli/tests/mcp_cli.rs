@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::json;
 use toolgrad_generate::tools::builtin::BuiltinSource;
 use toolgrad_generate::tools::mcp::McpSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
+use toolgrad_generate::tools::{CallLimits, ToolBox, ToolError, ToolSource};
 
 const TOOLGRAD: &str = env!("CARGO_BIN_EXE_toolgrad");
 
@@ -173,4 +173,71 @@ fn the_builtin_mcp_server_introduces_itself_as_toolgrad() {
     let info = &reply["result"]["serverInfo"];
     assert_eq!(info["name"], "toolgrad", "{reply}");
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// A minimal MCP server in Python: `refuse` answers a JSON-RPC error, `hang`
+/// never answers; every start appends the process id to `$STARTS`.
+const FLAKY_SERVER: &str = r#"
+import json, os, sys
+with open(os.environ["STARTS"], "a") as f:
+    f.write(f"{os.getpid()}\n")
+for line in sys.stdin:
+    msg = json.loads(line)
+    method, mid = msg.get("method"), msg.get("id")
+    if method == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "flaky", "version": "0"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in ("hang", "refuse")]}
+    elif method == "tools/call" and msg["params"]["name"] == "refuse":
+        print(json.dumps({"jsonrpc": "2.0", "id": mid, "error": {"code": -32000, "message": "refused"}}), flush=True)
+        continue
+    else:
+        continue
+    print(json.dumps({"jsonrpc": "2.0", "id": mid, "result": result}), flush=True)
+"#;
+
+#[tokio::test]
+async fn a_server_error_keeps_the_server_and_a_hung_server_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let starts = dir.path().join("starts.txt");
+    let script = dir.path().join("flaky.py");
+    std::fs::write(&script, FLAKY_SERVER).unwrap();
+    let env = BTreeMap::from([("STARTS".to_string(), starts.display().to_string())]);
+    let args = vec![script.display().to_string()];
+    let mcp = McpSource::connect("flaky", "python3", &args, &env, None, true)
+        .await
+        .unwrap();
+    let source: Arc<dyn ToolSource> = Arc::new(mcp);
+    let limits = CallLimits {
+        timeout: std::time::Duration::from_millis(400),
+        ..CallLimits::default()
+    };
+    let toolbox = ToolBox::new(vec![source], limits).unwrap();
+    let pids = || -> Vec<String> {
+        std::fs::read_to_string(&starts)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    // An error the server answers is the call's: no restart, no retry.
+    let error = toolbox.call("refuse", &json!({})).await.unwrap_err();
+    assert!(matches!(error, ToolError::Failed { .. }), "{error}");
+    assert_eq!(pids().len(), 1);
+    // A hung call times out and the server is killed...
+    let error = toolbox.call("hang", &json!({})).await.unwrap_err();
+    assert!(matches!(error, ToolError::Timeout { .. }), "{error}");
+    let first = pids()[0].clone();
+    let started = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{first}")).exists() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the hung server still runs"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // ...and the next call gets a fresh one.
+    let _ = toolbox.call("refuse", &json!({})).await;
+    assert_eq!(pids().len(), 2);
 }

@@ -10,7 +10,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::{RequestContext, RunningService};
+use rmcp::service::{RequestContext, RunningService, ServiceError};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
@@ -57,11 +57,54 @@ fn inherit(name: &str) -> bool {
     ) || name.starts_with("LC_")
 }
 
+/// Why a call got no result.
+enum Failure {
+    /// The server could not be started, or its pipe is gone.
+    Transport(String),
+    /// The server answered with an error (or did not answer in protocol).
+    Server(String),
+}
+
+/// The running server, and how many have been started.
+#[derive(Default)]
+struct Slot {
+    client: Option<Client>,
+    generation: u64,
+}
+
+impl Slot {
+    /// Drops (and so kills) the server if it is still the one of `generation`.
+    fn stop(&mut self, generation: u64) {
+        if self.generation == generation {
+            self.client = None;
+        }
+    }
+}
+
+/// Armed while a call is on the wire: if the call's future is dropped there
+/// (a timeout), the server that took it is stopped.
+struct HangGuard {
+    slot: Arc<Mutex<Slot>>,
+    generation: Option<u64>,
+}
+
+impl Drop for HangGuard {
+    fn drop(&mut self) {
+        let Some(generation) = self.generation else {
+            return;
+        };
+        let slot = self.slot.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { slot.lock().await.stop(generation) });
+        }
+    }
+}
+
 /// A running MCP server used as a tool source.
 pub struct McpSource {
     name: String,
     launch: Launch,
-    client: Mutex<Option<Client>>,
+    client: Arc<Mutex<Slot>>,
     specs: Vec<ToolSpec>,
 }
 
@@ -110,40 +153,80 @@ impl McpSource {
         Ok(Self {
             name: source,
             launch,
-            client: Mutex::new(Some(client)),
+            client: Arc::new(Mutex::new(Slot {
+                client: Some(client),
+                generation: 1,
+            })),
             specs,
         })
     }
 
-    async fn call_once(&self, tool: &str, args: &Value) -> Result<CallToolResult, String> {
+    /// One call on the running server (started first if there is none), with
+    /// the generation of the server that took it.
+    async fn call_once(
+        &self,
+        tool: &str,
+        args: &Value,
+        guard: &mut HangGuard,
+    ) -> (u64, Result<CallToolResult, Failure>) {
         let mut slot = self.client.lock().await;
-        if slot.is_none() {
-            *slot = Some(self.launch.start().await?);
+        if slot.client.is_none() {
+            match self.launch.start().await {
+                Ok(client) => {
+                    slot.client = Some(client);
+                    slot.generation += 1;
+                }
+                Err(message) => return (slot.generation, Err(Failure::Transport(message))),
+            }
         }
-        let client = slot.as_ref().expect("started above");
+        let generation = slot.generation;
+        let Some(client) = slot.client.as_ref() else {
+            return (generation, Err(Failure::Transport("no server".into())));
+        };
         let mut params = CallToolRequestParams::new(tool.to_owned());
         if let Value::Object(map) = args {
             params = params.with_arguments(map.clone());
         }
         let peer = client.peer().clone();
         drop(slot);
-        peer.call_tool(params).await.map_err(|e| e.to_string())
+        guard.generation = Some(generation);
+        let result = peer.call_tool(params).await.map_err(|e| match e {
+            ServiceError::TransportSend(_) | ServiceError::TransportClosed => {
+                Failure::Transport(e.to_string())
+            }
+            other => Failure::Server(other.to_string()),
+        });
+        (generation, result)
     }
 
-    /// Calls the tool; if the server is gone, restarts it and tries once more.
+    /// Calls the tool. Only when the transport died is the server restarted
+    /// and the call tried once more; an error the server answers is the call's.
+    /// A call abandoned midway (the tool box's timeout) kills the server, which
+    /// may hang, and the next call starts a new one.
     async fn call_with_restart(&self, tool: &str, args: &Value) -> Result<String, ToolError> {
-        let result = match self.call_once(tool, args).await {
-            Ok(result) => result,
-            Err(_) => {
-                *self.client.lock().await = None;
-                self.call_once(tool, args)
-                    .await
-                    .map_err(|message| ToolError::Unavailable {
-                        source_name: self.name.clone(),
-                        message,
-                    })?
-            }
+        let mut guard = HangGuard {
+            slot: self.client.clone(),
+            generation: None,
         };
+        let (generation, first) = self.call_once(tool, args, &mut guard).await;
+        let outcome = match first {
+            Err(Failure::Transport(_)) => {
+                self.client.lock().await.stop(generation);
+                self.call_once(tool, args, &mut guard).await.1
+            }
+            other => other,
+        };
+        guard.generation = None;
+        let result = outcome.map_err(|failure| match failure {
+            Failure::Transport(message) => ToolError::Unavailable {
+                source_name: self.name.clone(),
+                message,
+            },
+            Failure::Server(message) => ToolError::Failed {
+                tool: tool.to_owned(),
+                message,
+            },
+        })?;
         let text = render(&result);
         if result.is_error == Some(true) {
             return Err(ToolError::Failed {
