@@ -11,7 +11,7 @@ cargo build --bin toolgrad
 toolgrad=target/debug/toolgrad
 venv=target/py-check
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check 'datasets==5.0.1' 'transformers==4.57.6'
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'datasets==5.0.1' 'transformers==4.57.6' 'jinja2==3.1.6'
 check=target/format-check
 rm -rf "$check"
 "$toolgrad" model export --model "${TOOLGRAD_MODEL:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/models/SmolLM2-135M-Instruct.Q4_1.gguf}" --out "$check/tokenizer" >/dev/null
