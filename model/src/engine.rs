@@ -247,7 +247,10 @@ impl Engine {
             bytes.extend_from_slice(piece);
             let text = valid_prefix(&bytes);
             if let Some(cut) = first_stop(text, &params.stop) {
+                // The token that completes a stop sequence may also carry text
+                // before it: emit that once, here, and not again below.
                 on_text(&text[emitted..cut.max(emitted)]);
+                emitted = cut.max(emitted);
                 bytes.truncate(cut);
                 break FinishReason::Stop;
             }

@@ -69,3 +69,48 @@ fn schema_constrained_replies_parse() {
         assert!(value[key].is_string(), "{key} in {text}");
     }
 }
+
+/// Streaming with stop sequences over the real BPE vocabulary: stops that
+/// begin inside a token, so that the token completing a stop also carries
+/// text before it. The streamed text equals the reply, and both end before
+/// the stop.
+#[test]
+fn streamed_text_with_stop_sequences_is_the_reply_once() {
+    let engine = engine();
+    let messages = [ChatMessage::new(
+        "user",
+        "Write two sentences about the sea.",
+    )];
+    let options = ChatOptions {
+        max_tokens: Some(40),
+        ..ChatOptions::default()
+    };
+    let free = engine
+        .chat(&messages, &[], None, &options, &mut |_| {})
+        .unwrap()
+        .content
+        .unwrap();
+    let chars: Vec<(usize, char)> = free.char_indices().collect();
+    let mut tried = 0;
+    for k in (3..chars.len().saturating_sub(4)).step_by(5) {
+        let start = chars[k].0;
+        let end = chars[k + 3].0;
+        let stop = free[start..end].to_owned();
+        let expected = &free[..free.find(&stop).unwrap()];
+        let options = ChatOptions {
+            stop: vec![stop.clone()],
+            ..options.clone()
+        };
+        let mut streamed = String::new();
+        let reply = engine
+            .chat(&messages, &[], None, &options, &mut |t| {
+                streamed.push_str(t)
+            })
+            .unwrap();
+        let content = reply.content.unwrap_or_default();
+        assert_eq!(content, expected, "stop {stop:?}");
+        assert_eq!(streamed, content, "stop {stop:?}");
+        tried += 1;
+    }
+    assert!(tried >= 3, "the reply was too short to test: {free:?}");
+}
