@@ -12,6 +12,11 @@ use serde_json::Value;
 use crate::error::{ModelError, Result};
 use crate::quant::{self, GgmlType};
 
+/// The most entries a `tokenizer.*` array may have (real vocabularies hold
+/// 32k–260k tokens); a larger claim is cut there, then refused by the
+/// tokenizer's own checks.
+const MAX_TOKENIZER_ARRAY: u64 = 4_000_000;
+
 const GGUF_MAGIC: &[u8; 4] = b"GGUF";
 
 /// Where one tensor lives in the file, and how it is stored.
@@ -50,7 +55,8 @@ impl GgufFile {
         // for every mmap-based model loader.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
         let reader = BufReader::with_capacity(1 << 20, file);
-        let model = GGUFContainer::new(ByteOrder::LE, Box::new(reader), u64::MAX)
+        // Tokenizer arrays longer than any real vocabulary are not read in full.
+        let model = GGUFContainer::new(ByteOrder::LE, Box::new(reader), MAX_TOKENIZER_ARRAY)
             .decode()
             .map_err(|e| bad(format!("header: {e}")))?;
         let data_offset = model.data_offset() as usize;

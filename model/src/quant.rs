@@ -179,8 +179,9 @@ fn dequantize_q6k(b: &[u8], y: &mut [f32]) {
 }
 
 /// Quantises `x` (a whole number of 32-value blocks) as ggml's reference
-/// quantisers do. Only the simple block types are supported.
-pub fn quantize(kind: GgmlType, x: &[f32]) -> Vec<u8> {
+/// quantisers do. Only the simple block types are written: `None` for the
+/// K-quants.
+pub fn quantize(kind: GgmlType, x: &[f32]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(kind.byte_len(x.len()).unwrap_or(0));
     match kind {
         GgmlType::F32 => x.iter().for_each(|v| out.extend(v.to_le_bytes())),
@@ -222,11 +223,9 @@ pub fn quantize(kind: GgmlType, x: &[f32]) -> Vec<u8> {
             out.extend(f16::from_f32(d).to_le_bytes());
             out.extend(b.iter().map(|v| (v * id).round() as i8 as u8));
         }),
-        GgmlType::Q4K | GgmlType::Q6K => {
-            unreachable!("K-quant writing is not offered; callers pick a simple type")
-        }
+        GgmlType::Q4K | GgmlType::Q6K => return None,
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -241,7 +240,7 @@ mod tests {
 
     fn roundtrip(kind: GgmlType, tolerance: f32) {
         let x = ramp(128);
-        let bytes = quantize(kind, &x);
+        let bytes = quantize(kind, &x).unwrap();
         assert_eq!(Some(bytes.len()), kind.byte_len(x.len()));
         let mut y = vec![0.0; x.len()];
         dequantize(kind, &bytes, &mut y);

@@ -201,9 +201,13 @@ fn write_to(path: &Path, spec: &SyntheticSpec) -> Result<()> {
         });
     }
     w.write().map_err(fail)?;
-    for (i, (_, _, kind, values)) in tensors.iter().enumerate() {
-        w.write_tensor_data(i, &quantize(*kind, values))
-            .map_err(fail)?;
+    for (i, (name, _, kind, values)) in tensors.iter().enumerate() {
+        let data = quantize(*kind, values).ok_or_else(|| ModelError::Tensor {
+            path: path.to_path_buf(),
+            tensor: name.clone(),
+            message: format!("{kind:?} cannot be written (K-quants are read only)"),
+        })?;
+        w.write_tensor_data(i, &data).map_err(fail)?;
     }
     w.finalize().map_err(fail)
 }

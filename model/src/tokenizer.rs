@@ -105,12 +105,8 @@ impl TextTokenizer {
             _ => inner.with_pre_tokenizer(Some(byte_level)),
         };
         inner.with_decoder(Some(ByteLevel::default()));
-        let specials: Vec<AddedToken> = types
-            .iter()
-            .enumerate()
-            .filter(|(_, &t)| t == TOKEN_TYPE_CONTROL)
-            .map(|(i, _)| AddedToken::from(tokens[i].clone(), true))
-            .collect();
+        let specials = control_tokens(&tokens, &types)
+            .map_err(|message| tok_err(format!("{}: {message}", file.path().display())))?;
         inner.add_special_tokens(specials).map_err(tok_err)?;
         let eos_id = file.require_usize("tokenizer.ggml.eos_token_id")? as u32;
         Self::finish(inner, eos_id)
@@ -200,5 +196,43 @@ impl TextTokenizer {
         let json = self.inner.to_string(true).map_err(tok_err)?;
         toolgrad_core::fsutil::write_atomic(path, json.as_bytes())
             .map_err(|e| ModelError::io(path, e))
+    }
+}
+
+/// The control tokens, by `tokenizer.ggml.token_type`; the two arrays must
+/// have one entry per token (a hostile file may claim otherwise).
+fn control_tokens(
+    tokens: &[String],
+    types: &[u64],
+) -> std::result::Result<Vec<AddedToken>, String> {
+    if !types.is_empty() && types.len() != tokens.len() {
+        return Err(format!(
+            "tokenizer.ggml.token_type has {} entries but tokenizer.ggml.tokens has {}",
+            types.len(),
+            tokens.len()
+        ));
+    }
+    Ok(types
+        .iter()
+        .zip(tokens)
+        .filter(|(&t, _)| t == TOKEN_TYPE_CONTROL)
+        .map(|(_, token)| AddedToken::from(token.clone(), true))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_types_that_do_not_match_the_tokens_are_an_error() {
+        let tokens: Vec<String> = ["a", "<|im_end|>"].iter().map(|t| t.to_string()).collect();
+        let specials = control_tokens(&tokens, &[1, TOKEN_TYPE_CONTROL]).unwrap();
+        assert_eq!(specials.len(), 1);
+        let error = control_tokens(&tokens, &[1, 1, TOKEN_TYPE_CONTROL])
+            .err()
+            .unwrap();
+        assert!(error.contains("token_type has 3 entries"), "{error}");
+        assert!(control_tokens(&tokens, &[]).unwrap().is_empty());
     }
 }
