@@ -347,3 +347,17 @@ fn records_that_cannot_become_samples_are_left_out_by_name() {
 fn lines_in(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().count()
 }
+
+#[test]
+fn the_shipped_format_configs_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("format-") && name.ends_with(".toml") {
+            FormatConfig::load(&entry.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 1);
+}
