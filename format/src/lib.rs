@@ -66,17 +66,12 @@ pub fn format_import(
     command: &str,
 ) -> Result<(FormatSummary, import::Imported)> {
     let mut imported = import::import(format, path)?;
-    let mut order: Vec<usize> = (0..imported.samples.len()).collect();
-    order.shuffle(&mut seeded(&[config.seed, 1]));
-    let num_test = (order.len() as f64 * config.test_ratio).round() as usize;
-    let test: std::collections::HashSet<usize> =
-        order[..num_test.min(order.len())].iter().copied().collect();
-    let samples: Vec<(Split, sample::Sample)> = imported
-        .samples
-        .iter()
+    let test = workflows::test_members(imported.samples.len(), config);
+    let samples: Vec<(Split, sample::Sample)> = std::mem::take(&mut imported.samples)
+        .into_iter()
         .enumerate()
         .map(|(i, sample)| {
-            let mut sample = callable_names(sample.clone());
+            let mut sample = callable_names(sample);
             sample
                 .tools
                 .shuffle(&mut seeded(&[config.seed, 3, i as u64]));
@@ -105,7 +100,6 @@ pub fn format_import(
     }
     let name = format!("{} ({})", dataset_name(path), format.name());
     let summary = output::write_dataset(&samples, out, config, &name, command, left_out)?;
-    imported.samples.clear();
     Ok((summary, imported))
 }
 

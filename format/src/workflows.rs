@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use toolgrad_core::text::truncate_chars;
 use toolgrad_generate::catalog::{self, CatalogTool};
 use toolgrad_generate::derived::{derived_values, leaked};
-use toolgrad_generate::policy::rule::seeded;
+use toolgrad_generate::policy::rule::{hash_str, seeded};
 use toolgrad_generate::run::DatasetRecord;
 use toolgrad_generate::workflow::Workflow;
 
@@ -77,12 +77,6 @@ pub struct Built {
     pub negatives_skipped: Vec<String>,
     /// Records that cannot become a sample (`id: reason`).
     pub malformed: Vec<String>,
-}
-
-fn hash_id(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 /// Cuts every `description` in a schema to `cap` characters.
@@ -196,14 +190,23 @@ fn agentic_query(workflow: &Workflow) -> Result<String, String> {
     }
 }
 
+/// Which of `n` items (records or imported samples) form the test split: a
+/// seeded `test_ratio` share.
+pub fn test_members(n: usize, config: &FormatConfig) -> HashSet<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut seeded(&[config.seed, 1]));
+    let num_test = (n as f64 * config.test_ratio).round() as usize;
+    order[..num_test.min(n)].iter().copied().collect()
+}
+
 /// Formats every record of a run into samples.
 pub fn build(run: &Run, config: &FormatConfig) -> Result<Built> {
     let by_name: HashMap<&str, &CatalogTool> =
         run.catalog.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut order: Vec<usize> = (0..run.records.len()).collect();
-    order.shuffle(&mut seeded(&[config.seed, 1]));
-    let num_test = (run.records.len() as f64 * config.test_ratio).round() as usize;
-    let test: HashSet<usize> = order[..num_test.min(order.len())].iter().copied().collect();
+    // The distractor pool, in a fixed order: every sample draws from it.
+    let mut distractor_pool: Vec<&CatalogTool> = by_name.values().copied().collect();
+    distractor_pool.sort_by(|a, b| a.name.cmp(&b.name));
+    let test = test_members(run.records.len(), config);
     let mut built = Built {
         samples: Vec::new(),
         agentic_skipped: Vec::new(),
@@ -222,7 +225,7 @@ pub fn build(run: &Run, config: &FormatConfig) -> Result<Built> {
             .collect();
         for &i in &members {
             let record = &run.records[i];
-            let mut sample = match positive(record, &by_name, config) {
+            let mut sample = match positive(record, &by_name, &distractor_pool, config) {
                 Ok(sample) => sample,
                 Err(reason) => {
                     built.malformed.push(format!("{}: {reason}", record.id));
@@ -253,6 +256,7 @@ pub fn build(run: &Run, config: &FormatConfig) -> Result<Built> {
 fn positive(
     record: &DatasetRecord,
     by_name: &HashMap<&str, &CatalogTool>,
+    catalog: &[&CatalogTool],
     config: &FormatConfig,
 ) -> Result<Sample, String> {
     let workflow = &record.workflow;
@@ -284,14 +288,12 @@ fn positive(
         }
     }
     let used_names: HashSet<&str> = used.iter().map(|t| t.name.as_str()).collect();
-    let pool: Vec<&CatalogTool> = by_name
-        .values()
+    let pool: Vec<&CatalogTool> = catalog
+        .iter()
         .copied()
         .filter(|t| !used_names.contains(t.name.as_str()))
         .collect();
-    let mut pool = pool;
-    pool.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut rng = seeded(&[config.seed, 3, hash_id(&record.id)]);
+    let mut rng = seeded(&[config.seed, 3, hash_str(&record.id)]);
     let wanted = config.num_tools.saturating_sub(used.len());
     let mut candidates = used.clone();
     candidates.extend(distractors(&pool, &mut taken, wanted, &mut rng));
@@ -341,7 +343,7 @@ fn negative(
     if pool.is_empty() {
         return Err("every tool of the catalog shares a family with a used tool".into());
     }
-    let mut rng = seeded(&[config.seed, 4, hash_id(&record.id)]);
+    let mut rng = seeded(&[config.seed, 4, hash_str(&record.id)]);
     let mut taken = HashSet::new();
     let candidates = distractors(&pool, &mut taken, config.num_tools, &mut rng);
     Ok(Sample {

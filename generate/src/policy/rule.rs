@@ -42,7 +42,8 @@ pub fn seeded(parts: &[u64]) -> StdRng {
     StdRng::seed_from_u64(state)
 }
 
-fn hash_str(text: &str) -> u64 {
+/// FNV-1a of a text: a stable seed part for ids and names.
+pub fn hash_str(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     })
