@@ -113,7 +113,7 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
                 )
             })?;
             let mut engine = load(&args.model)?;
-            engine.packed = None;
+            engine.use_f32_decoding();
             let mut out = std::io::stdout().lock();
             for prompt in &prompts {
                 let tokens = engine.tokenizer.encode(prompt)?;
@@ -182,7 +182,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn bench(args: BenchArgs) -> Result<()> {
     let mut engine = load(&args.model)?;
     if args.f32 {
-        engine.packed = None;
+        engine.use_f32_decoding();
     }
     let runs = args.runs.max(1);
     let mut result = serde_json::json!({

@@ -46,6 +46,17 @@ struct HfConfig {
     max_position_embeddings: usize,
     #[serde(default)]
     tie_word_embeddings: bool,
+    /// Settings the model does not implement: refused by name when set.
+    #[serde(default)]
+    rope_scaling: Option<serde_json::Value>,
+    #[serde(default)]
+    attention_bias: Option<bool>,
+    #[serde(default)]
+    mlp_bias: Option<bool>,
+    #[serde(default)]
+    hidden_act: Option<String>,
+    #[serde(default)]
+    head_dim: Option<usize>,
 }
 
 fn default_theta() -> f64 {
@@ -164,6 +175,43 @@ impl LlamaConfig {
         if arch != "LlamaForCausalLM" && arch != "llama" {
             return Err(ModelError::Architecture(arch));
         }
+        let unsupported = |field: &str, message: String| {
+            Err(ModelError::Config {
+                path: path.to_path_buf(),
+                field: field.into(),
+                message,
+            })
+        };
+        if hf.rope_scaling.as_ref().is_some_and(|v| !v.is_null()) {
+            return unsupported(
+                "rope_scaling",
+                "RoPE scaling is not implemented; the model would load with wrong positions".into(),
+            );
+        }
+        if hf.attention_bias == Some(true) {
+            return unsupported(
+                "attention_bias",
+                "attention biases are not implemented".into(),
+            );
+        }
+        if hf.mlp_bias == Some(true) {
+            return unsupported("mlp_bias", "MLP biases are not implemented".into());
+        }
+        if let Some(act) = hf.hidden_act.as_deref().filter(|a| *a != "silu") {
+            return unsupported("hidden_act", format!("`{act}` is not implemented (silu)"));
+        }
+        if let Some(hd) = hf
+            .head_dim
+            .filter(|&hd| hd * hf.num_attention_heads != hf.hidden_size)
+        {
+            return unsupported(
+                "head_dim",
+                format!(
+                    "{hd} × {} heads is not hidden_size {}",
+                    hf.num_attention_heads, hf.hidden_size
+                ),
+            );
+        }
         let config = Self {
             vocab_size: hf.vocab_size,
             hidden_size: hf.hidden_size,
@@ -199,5 +247,38 @@ impl LlamaConfig {
             "tie_word_embeddings": self.tie_word_embeddings,
             "torch_dtype": "float32",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(extra: &str) -> Result<LlamaConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let base = r#""architectures": ["LlamaForCausalLM"], "vocab_size": 8, "hidden_size": 8,
+            "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2"#;
+        std::fs::write(&path, format!("{{{base}{extra}}}")).unwrap();
+        LlamaConfig::from_hf_json(&path)
+    }
+
+    #[test]
+    fn unimplemented_hf_settings_are_refused_by_name() {
+        assert!(with("").is_ok());
+        assert!(with(r#", "rope_scaling": null, "attention_bias": false"#).is_ok());
+        for (extra, field) in [
+            (
+                r#", "rope_scaling": {"type": "linear", "factor": 2.0}"#,
+                "rope_scaling",
+            ),
+            (r#", "attention_bias": true"#, "attention_bias"),
+            (r#", "mlp_bias": true"#, "mlp_bias"),
+            (r#", "hidden_act": "gelu""#, "hidden_act"),
+            (r#", "head_dim": 8"#, "head_dim"),
+        ] {
+            let error = with(extra).unwrap_err().to_string();
+            assert!(error.contains(field), "{extra}: {error}");
+        }
     }
 }

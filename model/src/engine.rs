@@ -11,6 +11,7 @@ use crate::config::LlamaConfig;
 use crate::constrain::{accepts, Constraint};
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::host::f32_values;
 use crate::llama::Llama;
 use crate::packed::{self, Packed};
 use crate::sampling::{Sampler, SamplingParams};
@@ -47,21 +48,27 @@ pub struct Generation {
 }
 
 pub struct Engine {
-    pub model: Llama,
+    model: Llama,
     pub config: LlamaConfig,
     pub tokenizer: TextTokenizer,
     pub template: ChatTemplate,
     pub device: Device,
     pub source: PathBuf,
-    /// Q8 copies of the weights for single-token steps; `None` decodes in f32.
-    pub packed: Option<Packed>,
+    /// Q8 copies of the weights for single-token steps, rebuilt whenever the
+    /// weights are replaced; `None` decodes in f32.
+    packed: Option<Packed>,
 }
 
 impl Engine {
     /// Loads a `.gguf` file, or an HF directory (`config.json`, `*.safetensors`,
-    /// `tokenizer.json`, optional `tokenizer_config.json` with the chat template).
+    /// `tokenizer.json`, optional `tokenizer_config.json` with the chat template),
+    /// on the default device.
     pub fn load(path: &Path) -> Result<Self> {
-        let device = Device::default();
+        Self::load_on(path, Device::default())
+    }
+
+    /// Loads a model onto `device` (an autodiff device for training).
+    pub fn load_on(path: &Path, device: Device) -> Result<Self> {
         if path.is_dir() {
             return Self::load_hf_dir(path, device);
         }
@@ -83,29 +90,56 @@ impl Engine {
         )?;
         // Close the file (and its memory map) before packing, to lower the peak memory.
         drop(file);
-        Ok(Self::assemble(
-            model, config, tokenizer, template, device, path,
-        ))
+        Self::assemble(model, config, tokenizer, template, device, path)
     }
 
     /// The engine of a loaded model, with its weights packed for decoding.
-    fn assemble(
+    pub fn assemble(
         model: Llama,
         config: LlamaConfig,
         tokenizer: TextTokenizer,
         template: ChatTemplate,
         device: Device,
         source: &Path,
-    ) -> Self {
-        Self {
-            packed: Packed::from_model(&model),
+    ) -> Result<Self> {
+        Ok(Self {
+            packed: Packed::from_model(&model)?,
             model,
             config,
             tokenizer,
             template,
             device,
             source: source.to_path_buf(),
-        }
+        })
+    }
+
+    /// The model the engine runs.
+    pub fn model(&self) -> &Llama {
+        &self.model
+    }
+
+    /// Takes the model out (for training), leaving the engine's tokenizer and
+    /// template behind.
+    pub fn into_parts(self) -> (Llama, LlamaConfig, TextTokenizer, ChatTemplate) {
+        (self.model, self.config, self.tokenizer, self.template)
+    }
+
+    /// Replaces the weights; the Q8 decode copies are rebuilt from the new ones
+    /// (or dropped, when the model cannot be packed), never left stale.
+    pub fn set_model(&mut self, model: Llama) -> Result<()> {
+        self.packed = Packed::from_model(&model)?;
+        self.model = model;
+        Ok(())
+    }
+
+    /// Whether single-token steps run on Q8 copies of the weights.
+    pub fn is_packed(&self) -> bool {
+        self.packed.is_some()
+    }
+
+    /// Decodes with the f32 weights only (for reference comparisons).
+    pub fn use_f32_decoding(&mut self) {
+        self.packed = None;
     }
 
     fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
@@ -129,9 +163,7 @@ impl Engine {
         check_vocab(&config, &tokenizer, dir)?;
         let template = ChatTemplate::from_optional(settings["chat_template"].as_str())?;
         let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, &device)?;
-        Ok(Self::assemble(
-            model, config, tokenizer, template, device, dir,
-        ))
+        Self::assemble(model, config, tokenizer, template, device, dir)
     }
 
     /// Writes the model as an HF directory: `model.safetensors`, `config.json`,
@@ -146,7 +178,11 @@ impl Engine {
             "tokenizer_class": "PreTrainedTokenizerFast",
         });
         let path = dir.join("tokenizer_config.json");
-        let text = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        let text = serde_json::to_vec_pretty(&config).map_err(|e| ModelError::Config {
+            path: path.clone(),
+            field: "tokenizer_config.json".into(),
+            message: e.to_string(),
+        })?;
         toolgrad_core::fsutil::write_atomic(&path, &text).map_err(|e| ModelError::io(path, e))
     }
 
@@ -157,25 +193,26 @@ impl Engine {
 
     /// Runs `ids` through the model after the cache's positions and returns the
     /// logits of the last one.
-    fn step(&self, ids: &[u32], cache: &mut KvCache) -> Vec<f32> {
+    fn step(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
         let mut last = None;
         for chunk in ids.chunks(PREFILL_CHUNK) {
-            last = Some(
-                self.model
-                    .hidden(self.tokens(chunk), Some(cache), self.packed.as_ref()),
-            );
+            last = Some(self.model.hidden(
+                self.tokens(chunk),
+                Some(cache),
+                self.packed.as_ref(),
+            )?);
         }
-        let hidden = last.expect("step is called with at least one token");
+        let Some(hidden) = last else {
+            return Err(ModelError::ContextOverflow {
+                prompt: 0,
+                context: self.config.max_position_embeddings,
+            });
+        };
         let [_, seq, d] = hidden.dims();
         let final_position = hidden.slice([0..1, seq - 1..seq, 0..d]);
         match &self.packed {
-            Some(p) => p.head.matvec(&packed::row(final_position)),
-            None => self
-                .model
-                .logits(final_position)
-                .into_data()
-                .try_into_vec::<f32>()
-                .unwrap_or_default(),
+            Some(p) => Ok(p.head.matvec(&packed::row(final_position)?)),
+            None => f32_values(self.model.logits(final_position)),
         }
     }
 
@@ -183,7 +220,7 @@ impl Engine {
     /// references). The LM head runs on the packed weights when there are any.
     pub fn next_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
         self.check_context(ids.len())?;
-        Ok(self.step(ids, &mut KvCache::new(self.config.num_hidden_layers)))
+        self.step(ids, &mut KvCache::new(self.config.num_hidden_layers))
     }
 
     fn check_context(&self, prompt: usize) -> Result<()> {
@@ -208,7 +245,7 @@ impl Engine {
         let max_tokens = params.max_tokens.min(room);
         let mut cache = KvCache::new(self.config.num_hidden_layers);
         let mut sampler = Sampler::new(params.sampling.clone());
-        let mut logits = self.step(prompt, &mut cache);
+        let mut logits = self.step(prompt, &mut cache)?;
         let mut bytes: Vec<u8> = Vec::new();
         let mut emitted = 0usize;
         let mut completion = 0usize;
@@ -259,7 +296,7 @@ impl Engine {
                 on_text(&text[emitted..safe]);
                 emitted = safe;
             }
-            logits = self.step(&[token], &mut cache);
+            logits = self.step(&[token], &mut cache)?;
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         if emitted < text.len() && text.is_char_boundary(emitted) {

@@ -31,6 +31,10 @@ pub enum ModelError {
     ContextOverflow { prompt: usize, context: usize },
     #[error("constraint: {0}")]
     Constraint(String),
+    #[error("LoRA: {0}")]
+    Lora(String),
+    #[error("reading a tensor back: {0}")]
+    TensorRead(String),
     #[error("{path}: {message}")]
     Safetensors { path: PathBuf, message: String },
 }

@@ -11,6 +11,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use crate::cache::KvCache;
 use crate::config::LlamaConfig;
 use crate::error::Result;
+use crate::lora::Lora;
 use crate::packed::{row, tensor, Packed, PackedLayer};
 
 /// A source of named `f32` weights in HF naming (`model.layers.0.self_attn.q_proj.weight`).
@@ -41,13 +42,34 @@ fn load1(
 }
 
 /// `x · Wᵀ` for a weight in `[out, in]` layout, over any leading dimensions.
-fn project(x: Tensor<3>, weight: &Param<Tensor<2>>) -> Tensor<3> {
+pub(crate) fn project(x: Tensor<3>, weight: &Param<Tensor<2>>) -> Tensor<3> {
     let [batch, seq, d_in] = x.dims();
     let w = weight.val();
     let d_out = w.dims()[0];
     x.reshape([batch * seq, d_in])
         .matmul(w.transpose())
         .reshape([batch, seq, d_out])
+}
+
+/// A projection `x · Wᵀ` (`W` in HF's `[out, in]` layout), with an optional
+/// LoRA adapter added on the side.
+#[derive(Module, Debug)]
+pub struct Linear {
+    pub weight: Param<Tensor<2>>,
+    pub lora: Option<Lora>,
+}
+
+impl Linear {
+    pub fn new(weight: Param<Tensor<2>>) -> Self {
+        Self { weight, lora: None }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match &self.lora {
+            None => project(x, &self.weight),
+            Some(lora) => project(x.clone(), &self.weight) + lora.forward(x),
+        }
+    }
 }
 
 #[derive(Module, Debug)]
@@ -65,10 +87,10 @@ impl RmsNorm {
 
 #[derive(Module, Debug)]
 pub struct Attention {
-    pub q_proj: Param<Tensor<2>>,
-    pub k_proj: Param<Tensor<2>>,
-    pub v_proj: Param<Tensor<2>>,
-    pub o_proj: Param<Tensor<2>>,
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
     pub num_heads: usize,
     pub num_kv_heads: usize,
     pub head_dim: usize,
@@ -103,6 +125,37 @@ impl Rope {
         }
     }
 
+    /// Tables for every token of a batch at its own position: `[batch, 1, seq, head_dim]`.
+    pub fn at_positions(
+        theta: f64,
+        head_dim: usize,
+        layout: &SequenceLayout,
+        batch: usize,
+        seq: usize,
+        device: &Device,
+    ) -> Self {
+        let half = head_dim / 2;
+        let freqs: Vec<f64> = (0..half)
+            .map(|i| theta.powf(-((2 * i) as f64) / head_dim as f64))
+            .collect();
+        let mut cos = Vec::with_capacity(batch * seq * head_dim);
+        let mut sin = Vec::with_capacity(batch * seq * head_dim);
+        for &pos in &layout.positions {
+            for _ in 0..2 {
+                for freq in &freqs {
+                    let angle = pos as f64 * freq;
+                    cos.push(angle.cos() as f32);
+                    sin.push(angle.sin() as f32);
+                }
+            }
+        }
+        let shape = [batch, 1, seq, head_dim];
+        Self {
+            cos: Tensor::from_data(TensorData::new(cos, shape), device),
+            sin: Tensor::from_data(TensorData::new(sin, shape), device),
+        }
+    }
+
     fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, h, s, d] = x.dims();
         let half = d / 2;
@@ -123,7 +176,7 @@ impl Attention {
         mask: Option<Tensor<4, Bool>>,
         cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
         packed: Option<&PackedLayer>,
-    ) -> Tensor<3> {
+    ) -> Result<Tensor<3>> {
         let [batch, seq, _] = x.dims();
         let x_device = x.device();
         let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
@@ -131,15 +184,15 @@ impl Attention {
         let (q, k, v) = match packed {
             Some(p) => {
                 let device = x.device();
-                let qkv = p.qkv.matvec(&row(x));
+                let qkv = p.qkv.matvec(&row(x)?);
                 let (q, kv_part) = qkv.split_at(h * hd);
                 let (k, v) = kv_part.split_at(kv * hd);
                 (tensor(q, &device), tensor(k, &device), tensor(v, &device))
             }
             None => (
-                project(x.clone(), &self.q_proj),
-                project(x.clone(), &self.k_proj),
-                project(x, &self.v_proj),
+                self.q_proj.forward(x.clone()),
+                self.k_proj.forward(x.clone()),
+                self.v_proj.forward(x),
             ),
         };
         let q = rope.apply(heads(q, h));
@@ -166,35 +219,35 @@ impl Attention {
             .reshape([batch, h, seq, hd])
             .swap_dims(1, 2)
             .reshape([batch, seq, h * hd]);
-        match packed {
-            Some(p) => tensor(&p.o.matvec(&row(out)), &x_device),
-            None => project(out, &self.o_proj),
-        }
+        Ok(match packed {
+            Some(p) => tensor(&p.o.matvec(&row(out)?), &x_device),
+            None => self.o_proj.forward(out),
+        })
     }
 }
 
 #[derive(Module, Debug)]
 pub struct Mlp {
-    pub gate_proj: Param<Tensor<2>>,
-    pub up_proj: Param<Tensor<2>>,
-    pub down_proj: Param<Tensor<2>>,
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>, packed: Option<&PackedLayer>) -> Tensor<3> {
-        match packed {
+    pub fn forward(&self, x: Tensor<3>, packed: Option<&PackedLayer>) -> Result<Tensor<3>> {
+        Ok(match packed {
             Some(p) => {
                 let device = x.device();
-                let gate_up = p.gate_up.matvec(&row(x));
+                let gate_up = p.gate_up.matvec(&row(x)?);
                 let (gate, up) = gate_up.split_at(gate_up.len() / 2);
                 let hidden = silu(tensor(gate, &device)) * tensor(up, &device);
-                tensor(&p.down.matvec(&row(hidden)), &device)
+                tensor(&p.down.matvec(&row(hidden)?), &device)
             }
             None => {
-                let gate = silu(project(x.clone(), &self.gate_proj));
-                project(gate * project(x, &self.up_proj), &self.down_proj)
+                let gate = silu(self.gate_proj.forward(x.clone()));
+                self.down_proj.forward(gate * self.up_proj.forward(x))
             }
-        }
+        })
     }
 }
 
@@ -235,7 +288,7 @@ impl Llama {
         for i in 0..config.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let w = |name: &str, shape: [usize; 2]| {
-                load2(src, &format!("{p}.{name}.weight"), shape, device)
+                load2(src, &format!("{p}.{name}.weight"), shape, device).map(Linear::new)
             };
             layers.push(Block {
                 input_layernorm: norm(&format!("{p}.input_layernorm.weight"))?,
@@ -291,7 +344,7 @@ impl Llama {
                 ("mlp.up_proj", &l.mlp.up_proj),
                 ("mlp.down_proj", &l.mlp.down_proj),
             ] {
-                out.push((format!("{p}.{name}.weight"), w.val()));
+                out.push((format!("{p}.{name}.weight"), w.weight.val()));
             }
             out.push((
                 format!("{p}.post_attention_layernorm.weight"),
@@ -317,50 +370,137 @@ impl Llama {
         tokens: Tensor<2, Int>,
         mut cache: Option<&mut KvCache>,
         packed: Option<&Packed>,
-    ) -> Tensor<3> {
+    ) -> Result<Tensor<3>> {
         let [batch, seq] = tokens.dims();
         let packed = packed.filter(|_| batch * seq == 1);
         let device = tokens.device();
         let start = cache.as_ref().map_or(0, |c| c.len());
-        let d = self.embed_tokens.dims()[1];
-        let mut x = self
-            .embed_tokens
-            .val()
-            .select(0, tokens.reshape([batch * seq]))
-            .reshape([batch, seq, d]);
         let rope = Rope::new(self.rope_theta, self.head_dim(), start, seq, &device);
-        let group = self.layers[0].self_attn.num_heads / self.layers[0].self_attn.num_kv_heads;
-        let mask = (seq > 1).then(|| causal_mask(group, seq, start, &device));
+        let mask = (seq > 1).then(|| causal_mask(self.group(), seq, start, &device));
+        let mut x = self.embed(tokens);
         for (i, layer) in self.layers.iter().enumerate() {
-            let packed_layer = packed.map(|p| &p.layers[i]);
-            let h = layer.self_attn.forward(
-                layer.input_layernorm.forward(x.clone()),
-                &rope,
-                mask.clone(),
-                cache.as_mut().map(|c| c.layer_mut(i)),
-                packed_layer,
-            );
-            x = x + h;
-            x = x.clone()
-                + layer
-                    .mlp
-                    .forward(layer.post_attention_layernorm.forward(x), packed_layer);
+            let slot = cache.as_mut().map(|c| c.layer_mut(i));
+            x = layer.forward(x, &rope, mask.clone(), slot, packed.map(|p| &p.layers[i]))?;
         }
         if let Some(cache) = cache {
             cache.advance(seq);
         }
-        self.norm.forward(x)
+        Ok(self.norm.forward(x))
+    }
+
+    /// Final hidden states of a training batch whose rows may hold several
+    /// samples: each token attends only to earlier tokens of its own sample,
+    /// and positions restart with every sample, so a packed sample computes
+    /// exactly what it computes alone.
+    pub fn hidden_packed(
+        &self,
+        tokens: Tensor<2, Int>,
+        layout: &SequenceLayout,
+    ) -> Result<Tensor<3>> {
+        let [batch, seq] = tokens.dims();
+        let device = tokens.device();
+        let rope = Rope::at_positions(
+            self.rope_theta,
+            self.head_dim(),
+            layout,
+            batch,
+            seq,
+            &device,
+        );
+        let mask = segment_mask(self.group(), layout, batch, seq, &device);
+        let mut x = self.embed(tokens);
+        for layer in &self.layers {
+            x = layer.forward(x, &rope, Some(mask.clone()), None, None)?;
+        }
+        Ok(self.norm.forward(x))
+    }
+
+    fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let [batch, seq] = tokens.dims();
+        let d = self.embed_tokens.dims()[1];
+        self.embed_tokens
+            .val()
+            .select(0, tokens.reshape([batch * seq]))
+            .reshape([batch, seq, d])
+    }
+
+    fn group(&self) -> usize {
+        self.layers[0].self_attn.num_heads / self.layers[0].self_attn.num_kv_heads
+    }
+
+    /// The LM head's weight `[vocab, hidden]` (the embedding when tied).
+    pub fn head_weight(&self) -> &Param<Tensor<2>> {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
     }
 
     /// Logits `[batch, seq, vocab]` of hidden states.
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
-        project(hidden, self.lm_head.as_ref().unwrap_or(&self.embed_tokens))
+        project(hidden, self.head_weight())
     }
 
     /// Full forward pass: logits for every position (training and scoring).
-    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        self.logits(self.hidden(tokens, None, None))
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Result<Tensor<3>> {
+        Ok(self.logits(self.hidden(tokens, None, None)?))
     }
+}
+
+impl Block {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rope: &Rope,
+        mask: Option<Tensor<4, Bool>>,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+        packed: Option<&PackedLayer>,
+    ) -> Result<Tensor<3>> {
+        let h = self.self_attn.forward(
+            self.input_layernorm.forward(x.clone()),
+            rope,
+            mask,
+            cache,
+            packed,
+        )?;
+        let x = x + h;
+        let m = self
+            .mlp
+            .forward(self.post_attention_layernorm.forward(x.clone()), packed)?;
+        Ok(x + m)
+    }
+}
+
+/// Where each token of a training batch sits (row-major, `batch × seq`): its
+/// position inside its own sample, and the sample it belongs to. Padding gets
+/// a segment of its own per token, so it attends to itself only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceLayout {
+    pub positions: Vec<usize>,
+    pub segments: Vec<u32>,
+}
+
+/// `true` where a query row may not see a key: a later token, or one of
+/// another segment. Rows are `(group, seq)` pairs, as in [`Attention::forward`].
+fn segment_mask(
+    group: usize,
+    layout: &SequenceLayout,
+    batch: usize,
+    seq: usize,
+    device: &Device,
+) -> Tensor<4, Bool> {
+    let mut data = Vec::with_capacity(batch * group * seq * seq);
+    for b in 0..batch {
+        let segments = &layout.segments[b * seq..(b + 1) * seq];
+        for _ in 0..group {
+            for (row, own) in segments.iter().enumerate() {
+                data.extend(
+                    segments
+                        .iter()
+                        .enumerate()
+                        .map(|(key, other)| key > row || other != own),
+                );
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [batch, 1, group * seq, seq]), device)
 }
 
 /// `true` where a query row may not see a key: rows are `(group, seq)` pairs

@@ -5,7 +5,9 @@
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::llama::Llama;
+use crate::error::Result;
+use crate::host::f32_values;
+use crate::llama::{Linear, Llama};
 use crate::qmatvec::Q8Matrix;
 
 /// Packed weights of one block: Q, K and V stacked, gate and up stacked.
@@ -21,54 +23,58 @@ pub struct Packed {
     pub head: Q8Matrix,
 }
 
-fn values(w: &Param<Tensor<2>>) -> (Vec<f32>, usize, usize) {
-    let [rows, cols] = w.dims();
-    (
-        w.val()
-            .into_data()
-            .try_into_vec::<f32>()
-            .unwrap_or_default(),
-        rows,
-        cols,
-    )
+/// Quantises each part on its own (one f32 copy alive at a time), then stacks
+/// rows; `None` when a width does not suit the Q8 layout.
+fn pack(parts: &[&Param<Tensor<2>>]) -> Result<Option<Q8Matrix>> {
+    let mut quantised = Vec::with_capacity(parts.len());
+    for part in parts {
+        let [rows, cols] = part.dims();
+        match Q8Matrix::from_f32(&f32_values(part.val())?, rows, cols) {
+            Some(q) => quantised.push(q),
+            None => return Ok(None),
+        }
+    }
+    Ok(Q8Matrix::stack(quantised))
 }
 
-/// Quantises each part on its own (one f32 copy alive at a time), then stacks rows.
-fn pack(parts: &[&Param<Tensor<2>>]) -> Option<Q8Matrix> {
-    let quantised = parts
-        .iter()
-        .map(|p| {
-            let (v, rows, cols) = values(p);
-            Q8Matrix::from_f32(&v, rows, cols)
-        })
-        .collect::<Option<Vec<_>>>()?;
-    Q8Matrix::stack(quantised)
+fn weights<'a>(linears: &[&'a Linear]) -> Vec<&'a Param<Tensor<2>>> {
+    linears.iter().map(|l| &l.weight).collect()
 }
 
 impl Packed {
-    /// `None` when a width is not a multiple of 32 (the f32 path is used then).
-    pub fn from_model(model: &Llama) -> Option<Self> {
-        let layers = model
-            .layers
-            .iter()
-            .map(|l| {
-                let a = &l.self_attn;
-                Some(PackedLayer {
-                    qkv: pack(&[&a.q_proj, &a.k_proj, &a.v_proj])?,
-                    o: pack(&[&a.o_proj])?,
-                    gate_up: pack(&[&l.mlp.gate_proj, &l.mlp.up_proj])?,
-                    down: pack(&[&l.mlp.down_proj])?,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
-        let head = pack(&[model.lm_head.as_ref().unwrap_or(&model.embed_tokens)])?;
-        Some(Self { layers, head })
+    /// `Ok(None)` when a width is not a multiple of 32, or when the model has
+    /// unmerged LoRA adapters (the Q8 copies would leave them out); the f32
+    /// path is used then.
+    pub fn from_model(model: &Llama) -> Result<Option<Self>> {
+        if model.has_lora() {
+            return Ok(None);
+        }
+        let mut layers = Vec::with_capacity(model.layers.len());
+        for l in &model.layers {
+            let a = &l.self_attn;
+            let m = &l.mlp;
+            let (Some(qkv), Some(o), Some(gate_up), Some(down)) = (
+                pack(&weights(&[&a.q_proj, &a.k_proj, &a.v_proj]))?,
+                pack(&weights(&[&a.o_proj]))?,
+                pack(&weights(&[&m.gate_proj, &m.up_proj]))?,
+                pack(&weights(&[&m.down_proj]))?,
+            ) else {
+                return Ok(None);
+            };
+            layers.push(PackedLayer {
+                qkv,
+                o,
+                gate_up,
+                down,
+            });
+        }
+        Ok(pack(&[model.head_weight()])?.map(|head| Self { layers, head }))
     }
 }
 
 /// The values of a one-row activation `[1, 1, d]`.
-pub(crate) fn row(x: Tensor<3>) -> Vec<f32> {
-    x.into_data().try_into_vec::<f32>().unwrap_or_default()
+pub(crate) fn row(x: Tensor<3>) -> Result<Vec<f32>> {
+    f32_values(x)
 }
 
 /// `values[range]` as a `[1, 1, len]` tensor.

@@ -102,7 +102,15 @@ impl TextTokenizer {
                 Digits::new(true).into(),
                 byte_level.into(),
             ]))),
-            _ => inner.with_pre_tokenizer(Some(byte_level)),
+            None | Some("default" | "gpt2" | "gpt-2") => inner.with_pre_tokenizer(Some(byte_level)),
+            // Another regex (llama-bpe, qwen2, ...) would split text differently
+            // and silently change every token id.
+            Some(other) => {
+                return Err(tok_err(format!(
+                    "{}: tokenizer.ggml.pre `{other}` is not implemented (smollm, gpt2, default)",
+                    file.path().display()
+                )))
+            }
         };
         inner.with_decoder(Some(ByteLevel::default()));
         let specials = control_tokens(&tokens, &types)
@@ -167,6 +175,12 @@ impl TextTokenizer {
             .map_err(tok_err)?
             .get_ids()
             .to_vec())
+    }
+
+    /// Token ids of `text` and the byte range of `text` each one covers.
+    pub fn encode_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+        let encoding = self.inner.encode(text, false).map_err(tok_err)?;
+        Ok((encoding.get_ids().to_vec(), encoding.get_offsets().to_vec()))
     }
 
     pub fn decode(&self, ids: &[u32]) -> String {

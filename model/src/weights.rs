@@ -10,6 +10,7 @@ use safetensors::{Dtype, SafeTensors};
 use crate::config::LlamaConfig;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
+use crate::host::f32_values;
 use crate::llama::{Llama, WeightSource};
 
 /// GGUF tensor name for an HF weight name.
@@ -136,24 +137,7 @@ impl WeightSource for SafetensorsWeights {
             if view.shape() != shape {
                 return Err(bad(format!("shape {:?}, expected {shape:?}", view.shape())));
             }
-            let bytes = view.data();
-            return match view.dtype() {
-                Dtype::F32 => Ok(bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect()),
-                Dtype::F16 => Ok(bytes
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect()),
-                Dtype::BF16 => Ok(bytes
-                    .chunks_exact(2)
-                    .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect()),
-                other => Err(bad(format!(
-                    "dtype {other:?} is not supported (F32, F16, BF16)"
-                ))),
-            };
+            return view_values(path, name, &view);
         }
         Err(ModelError::Tensor {
             path: self.files[0].0.clone(),
@@ -170,8 +154,7 @@ pub enum ExportDtype {
     Bf16,
 }
 
-fn tensor_bytes(t: Tensor<2>, dtype: ExportDtype) -> Vec<u8> {
-    let values = t.into_data().try_into_vec::<f32>().unwrap_or_default();
+fn tensor_bytes(values: &[f32], dtype: ExportDtype) -> Vec<u8> {
     match dtype {
         ExportDtype::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ExportDtype::Bf16 => values
@@ -181,54 +164,139 @@ fn tensor_bytes(t: Tensor<2>, dtype: ExportDtype) -> Vec<u8> {
     }
 }
 
+/// A tensor ready to be written: its name, shape and values.
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+impl NamedTensor {
+    /// Reads `tensor` back to the host.
+    pub fn read<const D: usize>(name: impl Into<String>, tensor: Tensor<D>) -> Result<Self> {
+        let shape = tensor.dims().to_vec();
+        Ok(Self {
+            name: name.into(),
+            shape,
+            values: f32_values(tensor)?,
+        })
+    }
+}
+
+/// Writes `tensors` as one safetensors file (a temporary name first, then
+/// renamed), with `metadata` in its header.
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[NamedTensor],
+    dtype: ExportDtype,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<()> {
+    let st_dtype = match dtype {
+        ExportDtype::F32 => Dtype::F32,
+        ExportDtype::Bf16 => Dtype::BF16,
+    };
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| tensor_bytes(&t.values, dtype))
+        .collect();
+    let bad = |e: safetensors::SafeTensorError| ModelError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let views = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(t, data)| {
+            safetensors::tensor::TensorView::new(st_dtype, t.shape.clone(), data)
+                .map(|view| (t.name.clone(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let serialized = safetensors::serialize(views, metadata).map_err(bad)?;
+    toolgrad_core::fsutil::write_atomic(path, &serialized).map_err(|e| ModelError::io(path, e))
+}
+
+/// Every tensor of a safetensors file as `f32`, by name (F32, F16 or BF16).
+pub fn load_safetensors(path: &Path) -> Result<Vec<NamedTensor>> {
+    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| ModelError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        out.push(NamedTensor {
+            values: view_values(path, &name, &view)?,
+            shape: view.shape().to_vec(),
+            name,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn view_values(
+    path: &Path,
+    name: &str,
+    view: &safetensors::tensor::TensorView,
+) -> Result<Vec<f32>> {
+    let bytes = view.data();
+    match view.dtype() {
+        Dtype::F32 => Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()),
+        Dtype::F16 => Ok(bytes
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()),
+        Dtype::BF16 => Ok(bytes
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect()),
+        other => Err(ModelError::Tensor {
+            path: path.to_path_buf(),
+            tensor: name.into(),
+            message: format!("dtype {other:?} is not supported (F32, F16, BF16)"),
+        }),
+    }
+}
+
 /// Writes `model.safetensors` and `config.json` in HF layout into `dir`
-/// (each file written to a temporary name first, then renamed).
+/// (each file written to a temporary name first, then renamed). A model with
+/// unmerged LoRA adapters is refused: merge them first.
 pub fn export_hf(
     model: &Llama,
     config: &LlamaConfig,
     dir: &Path,
     dtype: ExportDtype,
 ) -> Result<()> {
+    if model.has_lora() {
+        return Err(ModelError::Lora(
+            "the model still has unmerged adapters; merge them before exporting".into(),
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
-    let st_dtype = match dtype {
-        ExportDtype::F32 => Dtype::F32,
-        ExportDtype::Bf16 => Dtype::BF16,
-    };
-    let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = model
-        .named_weights()
-        .into_iter()
-        .map(|(name, t)| {
-            let dims = t.dims();
-            // Vectors (norm weights) were lifted to one row; store them as 1-D.
-            let shape = if name.ends_with("norm.weight") {
-                vec![dims[1]]
-            } else {
-                dims.to_vec()
-            };
-            (name, shape, tensor_bytes(t, dtype))
-        })
-        .collect();
-    let views = tensors
-        .iter()
-        .map(|(name, shape, bytes)| {
-            safetensors::tensor::TensorView::new(st_dtype, shape.clone(), bytes)
-                .map(|view| (name.clone(), view))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ModelError::Safetensors {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })?;
+    let mut tensors = Vec::new();
+    for (name, t) in model.named_weights() {
+        let mut tensor = NamedTensor::read(name, t)?;
+        // Vectors (norm weights) were lifted to one row; store them as 1-D.
+        if tensor.name.ends_with("norm.weight") {
+            tensor.shape.remove(0);
+        }
+        tensors.push(tensor);
+    }
     let metadata = Some([("format".to_string(), "pt".to_string())].into());
-    let bytes = safetensors::serialize(views, metadata).map_err(|e| ModelError::Safetensors {
-        path: dir.to_path_buf(),
+    save_safetensors(&dir.join("model.safetensors"), &tensors, dtype, metadata)?;
+    let mut hf = config.to_hf_json();
+    hf["torch_dtype"] = serde_json::json!(match dtype {
+        ExportDtype::F32 => "float32",
+        ExportDtype::Bf16 => "bfloat16",
+    });
+    let json = serde_json::to_vec_pretty(&hf).map_err(|e| ModelError::Safetensors {
+        path: dir.join("config.json"),
         message: e.to_string(),
     })?;
-    let write = |name: &str, bytes: &[u8]| {
-        let path = dir.join(name);
-        toolgrad_core::fsutil::write_atomic(&path, bytes).map_err(|e| ModelError::io(path, e))
-    };
-    write("model.safetensors", &bytes)?;
-    let json = serde_json::to_vec_pretty(&config.to_hf_json()).unwrap_or_default();
-    write("config.json", &json)
+    let path = dir.join("config.json");
+    toolgrad_core::fsutil::write_atomic(&path, &json).map_err(|e| ModelError::io(path, e))
 }

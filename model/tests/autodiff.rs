@@ -32,7 +32,10 @@ fn gradients_flow_through_the_model() {
         Tensor::from_data(TensorData::new(ids[..seq].to_vec(), [1, seq]), &device);
     let targets: Tensor<1, Int> =
         Tensor::from_data(TensorData::new(ids[1..].to_vec(), [seq]), &device);
-    let logits = model.forward(inputs).reshape([seq, config.vocab_size]);
+    let logits = model
+        .forward(inputs)
+        .unwrap()
+        .reshape([seq, config.vocab_size]);
     let log_probs = burn::tensor::activation::log_softmax(logits, 1);
     let loss = log_probs.gather(1, targets.unsqueeze_dim(1)).mean().neg();
     let value: f32 = loss.clone().into_scalar::<f32>();
@@ -41,12 +44,12 @@ fn gradients_flow_through_the_model() {
     let grads = loss.backward();
     let layer = &model.layers[0];
     for (name, param) in [
-        ("q_proj", &layer.self_attn.q_proj),
-        ("k_proj", &layer.self_attn.k_proj),
-        ("v_proj", &layer.self_attn.v_proj),
-        ("o_proj", &layer.self_attn.o_proj),
-        ("gate_proj", &layer.mlp.gate_proj),
-        ("down_proj", &layer.mlp.down_proj),
+        ("q_proj", &layer.self_attn.q_proj.weight),
+        ("k_proj", &layer.self_attn.k_proj.weight),
+        ("v_proj", &layer.self_attn.v_proj.weight),
+        ("o_proj", &layer.self_attn.o_proj.weight),
+        ("gate_proj", &layer.mlp.gate_proj.weight),
+        ("down_proj", &layer.mlp.down_proj.weight),
         ("embed_tokens", &model.embed_tokens),
     ] {
         let grad = param

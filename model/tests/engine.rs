@@ -38,8 +38,9 @@ fn full_forward(engine: &Engine, ids: &[u32]) -> Vec<Vec<f32>> {
     let tokens: Tensor<2, Int> =
         Tensor::from_data(TensorData::new(data, [1, ids.len()]), &engine.device);
     let logits = engine
-        .model
+        .model()
         .forward(tokens)
+        .unwrap()
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
@@ -78,7 +79,7 @@ fn every_weight_type_loads_and_agrees_with_f32() {
             },
         );
         let mut engine = Engine::load(&path).unwrap();
-        engine.packed = None;
+        engine.use_f32_decoding();
         let diff = max_diff(&engine.next_logits(&ids).unwrap(), &expected);
         assert!(diff < tolerance, "{kind:?}: max |diff| {diff}");
     }
@@ -88,7 +89,7 @@ fn every_weight_type_loads_and_agrees_with_f32() {
 fn incremental_decoding_matches_the_full_forward_pass() {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = tiny(dir.path());
-    engine.packed = None;
+    engine.use_f32_decoding();
     let ids = engine
         .tokenizer
         .encode("<|im_start|>user\nthe answer is 42<|im_end|>")
@@ -121,10 +122,10 @@ fn incremental_decoding_matches_the_full_forward_pass() {
 fn q8_decoding_stays_close_to_f32() {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = tiny(dir.path());
-    assert!(engine.packed.is_some(), "64-wide weights are packed");
+    assert!(engine.is_packed(), "64-wide weights are packed");
     let ids = engine.tokenizer.encode("in the").unwrap();
     let packed = engine.next_logits(&ids[..1]).unwrap();
-    engine.packed = None;
+    engine.use_f32_decoding();
     let exact = engine.next_logits(&ids[..1]).unwrap();
     assert!(
         max_diff(&packed, &exact) < 0.15,
@@ -137,7 +138,7 @@ fn q8_decoding_stays_close_to_f32() {
 fn hf_export_reloads_to_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
     let mut engine = tiny(dir.path());
-    engine.packed = None;
+    engine.use_f32_decoding();
     let out = dir.path().join("hf");
     engine.export(&out, ExportDtype::F32).unwrap();
     for file in [
@@ -149,7 +150,7 @@ fn hf_export_reloads_to_the_same_model() {
         assert!(out.join(file).is_file(), "{file}");
     }
     let mut reloaded = Engine::load(&out).unwrap();
-    reloaded.packed = None;
+    reloaded.use_f32_decoding();
     assert_eq!(reloaded.config, engine.config);
     let ids = engine
         .tokenizer
@@ -171,7 +172,7 @@ fn hf_export_reloads_to_the_same_model() {
     let bf = dir.path().join("bf16");
     engine.export(&bf, ExportDtype::Bf16).unwrap();
     let mut half = Engine::load(&bf).unwrap();
-    half.packed = None;
+    half.use_f32_decoding();
     assert!(
         max_diff(
             &half.next_logits(&ids).unwrap(),
