@@ -67,8 +67,22 @@ impl Engine {
         Self::load_on(path, Device::default())
     }
 
-    /// Loads a model onto `device` (an autodiff device for training).
+    /// Loads a model onto `device`, with its weights packed for decoding.
     pub fn load_on(path: &Path, device: Device) -> Result<Self> {
+        let parts = Self::load_parts(path, &device)?;
+        Self::assemble(
+            parts.model,
+            parts.config,
+            parts.tokenizer,
+            parts.template,
+            device,
+            path,
+        )
+    }
+
+    /// Loads the model, tokenizer and template without packing anything
+    /// (training loads onto an autodiff device this way).
+    pub fn load_parts(path: &Path, device: &Device) -> Result<ModelParts> {
         if path.is_dir() {
             return Self::load_hf_dir(path, device);
         }
@@ -86,11 +100,14 @@ impl Engine {
                 file: &file,
                 config: &config,
             },
-            &device,
+            device,
         )?;
-        // Close the file (and its memory map) before packing, to lower the peak memory.
-        drop(file);
-        Self::assemble(model, config, tokenizer, template, device, path)
+        Ok(ModelParts {
+            model,
+            config,
+            tokenizer,
+            template,
+        })
     }
 
     /// The engine of a loaded model, with its weights packed for decoding.
@@ -118,12 +135,6 @@ impl Engine {
         &self.model
     }
 
-    /// Takes the model out (for training), leaving the engine's tokenizer and
-    /// template behind.
-    pub fn into_parts(self) -> (Llama, LlamaConfig, TextTokenizer, ChatTemplate) {
-        (self.model, self.config, self.tokenizer, self.template)
-    }
-
     /// Replaces the weights; the Q8 decode copies are rebuilt from the new ones
     /// (or dropped, when the model cannot be packed), never left stale.
     pub fn set_model(&mut self, model: Llama) -> Result<()> {
@@ -142,7 +153,7 @@ impl Engine {
         self.packed = None;
     }
 
-    fn load_hf_dir(dir: &Path, device: Device) -> Result<Self> {
+    fn load_hf_dir(dir: &Path, device: &Device) -> Result<ModelParts> {
         let config = LlamaConfig::from_hf_json(&dir.join("config.json"))?;
         // tokenizer_config.json is optional: it names the end-of-turn token and
         // holds the chat template.
@@ -162,28 +173,25 @@ impl Engine {
         let tokenizer = TextTokenizer::from_file(&dir.join("tokenizer.json"), &eos)?;
         check_vocab(&config, &tokenizer, dir)?;
         let template = ChatTemplate::from_optional(settings["chat_template"].as_str())?;
-        let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, &device)?;
-        Self::assemble(model, config, tokenizer, template, device, dir)
+        let model = Llama::load(&config, &SafetensorsWeights::open_dir(dir)?, device)?;
+        Ok(ModelParts {
+            model,
+            config,
+            tokenizer,
+            template,
+        })
     }
 
-    /// Writes the model as an HF directory: `model.safetensors`, `config.json`,
-    /// `tokenizer.json` and `tokenizer_config.json` (with the chat template).
+    /// Writes the model as an HF directory (see [`export_dir`]).
     pub fn export(&self, dir: &Path, dtype: ExportDtype) -> Result<()> {
-        export_hf(&self.model, &self.config, dir, dtype)?;
-        self.tokenizer.save(&dir.join("tokenizer.json"))?;
-        let eos = String::from_utf8_lossy(self.tokenizer.bytes(self.tokenizer.eos_id)).into_owned();
-        let config = serde_json::json!({
-            "chat_template": self.template.to_jinja(),
-            "eos_token": eos,
-            "tokenizer_class": "PreTrainedTokenizerFast",
-        });
-        let path = dir.join("tokenizer_config.json");
-        let text = serde_json::to_vec_pretty(&config).map_err(|e| ModelError::Config {
-            path: path.clone(),
-            field: "tokenizer_config.json".into(),
-            message: e.to_string(),
-        })?;
-        toolgrad_core::fsutil::write_atomic(&path, &text).map_err(|e| ModelError::io(path, e))
+        export_dir(
+            &self.model,
+            &self.config,
+            &self.tokenizer,
+            &self.template,
+            dir,
+            dtype,
+        )
     }
 
     fn tokens(&self, ids: &[u32]) -> Tensor<2, Int> {
@@ -309,6 +317,44 @@ impl Engine {
             finish,
         })
     }
+}
+
+/// A loaded model before it becomes an engine.
+pub struct ModelParts {
+    pub model: Llama,
+    pub config: LlamaConfig,
+    pub tokenizer: TextTokenizer,
+    pub template: ChatTemplate,
+}
+
+/// Writes a model as an HF directory: `model.safetensors`, `config.json`,
+/// `tokenizer.json` and `tokenizer_config.json` (whose chat template renders
+/// tools as [`ChatTemplate::render`] does).
+pub fn export_dir(
+    model: &Llama,
+    config: &LlamaConfig,
+    tokenizer: &TextTokenizer,
+    template: &ChatTemplate,
+    dir: &Path,
+    dtype: ExportDtype,
+) -> Result<()> {
+    export_hf(model, config, dir, dtype)?;
+    tokenizer.save(&dir.join("tokenizer.json"))?;
+    let eos = String::from_utf8_lossy(tokenizer.bytes(tokenizer.eos_id)).into_owned();
+    let settings = serde_json::json!({
+        "chat_template": template.to_jinja(),
+        "eos_token": eos,
+        "pad_token": eos,
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": config.max_position_embeddings,
+    });
+    let path = dir.join("tokenizer_config.json");
+    let text = serde_json::to_vec_pretty(&settings).map_err(|e| ModelError::Config {
+        path: path.clone(),
+        field: "tokenizer_config.json".into(),
+        message: e.to_string(),
+    })?;
+    toolgrad_core::fsutil::write_atomic(&path, &text).map_err(|e| ModelError::io(path, e))
 }
 
 fn check_vocab(config: &LlamaConfig, tokenizer: &TextTokenizer, path: &Path) -> Result<()> {
