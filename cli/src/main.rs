@@ -5,6 +5,7 @@ mod format_cmd;
 mod generate_cmd;
 mod model_cmd;
 mod serve_cmd;
+mod train_cmd;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Generate(generate_cmd::GenerateArgs),
     /// Turn a generated run (or, with --import, a baseline dataset) into SFT samples.
     Format(format_cmd::FormatArgs),
+    /// Fine-tune the local model on SFT JSONL (full or LoRA), resumable.
+    Train(train_cmd::TrainArgs),
     /// Tables about datasets.
     #[command(subcommand)]
     Report(format_cmd::ReportCommand),
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => generate_cmd::verify(args),
         Command::Format(args) => format_cmd::format(args),
         Command::Report(command) => format_cmd::report(command),
+        Command::Train(args) => train_cmd::train(args),
         Command::Tools(command) => generate_cmd::tools(command),
         Command::Eval(command) => eval_cmd::run(command),
         Command::Model(command) => model_cmd::run(command),

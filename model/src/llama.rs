@@ -415,7 +415,21 @@ impl Llama {
         Ok(self.norm.forward(x))
     }
 
-    fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+    /// The rotary tables and attention mask of a packed batch, for running
+    /// blocks one at a time (the trainer recomputes them in the backward pass).
+    pub fn packed_context(
+        &self,
+        layout: &SequenceLayout,
+        batch: usize,
+        seq: usize,
+        device: &Device,
+    ) -> (Rope, Tensor<4, Bool>) {
+        let rope = Rope::at_positions(self.rope_theta, self.head_dim(), layout, batch, seq, device);
+        (rope, segment_mask(self.group(), layout, batch, seq, device))
+    }
+
+    /// Token embeddings `[batch, seq, hidden]`.
+    pub fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [batch, seq] = tokens.dims();
         let d = self.embed_tokens.dims()[1];
         self.embed_tokens
@@ -445,7 +459,8 @@ impl Llama {
 }
 
 impl Block {
-    fn forward(
+    /// One pre-norm block: attention then MLP, each added to the residual.
+    pub fn forward(
         &self,
         x: Tensor<3>,
         rope: &Rope,

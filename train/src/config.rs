@@ -67,7 +67,8 @@ pub struct TrainConfig {
     pub max_grad_norm: f64,
     /// Pack several samples per row (block-diagonal attention); off pads one sample per row.
     pub packing: bool,
-    /// Recompute activations in the backward pass instead of keeping them.
+    /// Recompute each block in the backward pass, keeping one block's
+    /// activations instead of the whole model's (one more forward pass).
     pub gradient_checkpointing: bool,
     /// Share of the data held out for the eval loss when no `--eval-data` is given.
     pub eval_fraction: f64,
@@ -102,7 +103,7 @@ impl Default for TrainConfig {
             epsilon: 1e-8,
             max_grad_norm: 1.0,
             packing: true,
-            gradient_checkpointing: false,
+            gradient_checkpointing: true,
             eval_fraction: 0.05,
             eval_every: 0,
             save_every: 50,

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod optim;
 pub mod params;
 pub mod plot;
+pub mod step;
 pub mod trainer;
 
 pub use error::{Result, TrainError};

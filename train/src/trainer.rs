@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -25,9 +25,10 @@ use crate::encode::{encode_all, EncodeStats, Encoded};
 use crate::error::{Result, TrainError};
 use crate::export::{export, ExportSpec};
 use crate::loss::{head_loss, Wanted};
+use crate::step::{micro_grads, tokens_tensor, StepSpec};
 use crate::metrics::{Kind, MetricsLog, Record};
 use crate::optim::{clip_factor, Accumulated, AdamW};
-use crate::params::{counts, load_trainable, trainable_grads, trainable_values};
+use crate::params::{counts, load_trainable, trainable_values};
 use crate::plot::loss_curve;
 
 /// One training run.
@@ -133,13 +134,6 @@ impl Plan {
     }
 }
 
-fn tokens_tensor(batch: &Batch, device: &Device) -> Tensor<2, Int> {
-    Tensor::from_data(
-        TensorData::new(batch.tokens.clone(), [batch.rows, batch.seq]),
-        device,
-    )
-}
-
 /// The mean loss per learned token of `samples` under `model` (no dropout).
 pub fn eval_loss(
     model: &Llama,
@@ -179,20 +173,16 @@ fn split(mut samples: Vec<Encoded>, config: &TrainConfig) -> (Vec<Encoded>, Vec<
     (samples, eval)
 }
 
-/// The training device: flex with autodiff (and checkpointing if asked).
-pub fn training_device(config: &TrainConfig) -> Device {
-    let device = Device::default();
-    match config.gradient_checkpointing {
-        true => device.autodiff().gradient_checkpointing(),
-        false => device.autodiff(),
-    }
+/// The training device: the default backend (flex on CPU) with autodiff.
+pub fn training_device() -> Device {
+    Device::default().autodiff()
 }
 
 /// Runs (or resumes) a training run and exports the result.
 pub fn train(request: &TrainRequest) -> Result<TrainReport> {
     let config = &request.config;
     let started = Instant::now();
-    let device = training_device(config);
+    let device = training_device();
     let ModelParts {
         model,
         config: model_config,
@@ -294,27 +284,20 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
         let mut step_tokens = 0;
         let head = model.head_weight().val().inner();
         for (index, batch) in batches.iter().enumerate() {
-            device.seed(dropout_seed(config.seed, step, index));
-            let hidden = model.hidden_packed(tokens_tensor(batch, &device), &batch.layout)?;
-            let wanted = Wanted {
-                grad_hidden: true,
-                grad_head: head_trainable,
+            let spec = StepSpec {
+                device: &device,
+                head: &head,
+                head_param: head_trainable.then_some(head_name),
                 scale,
                 chunk: config.loss_chunk,
+                seed: dropout_seed(config.seed, step, index),
+                recompute: config.gradient_checkpointing,
             };
-            let out = head_loss(hidden.clone().inner(), &head, batch, wanted, &device)?;
-            loss_sum += out.sum;
+            let micro = micro_grads(&model, batch, &spec)?;
+            loss_sum += micro.loss_sum;
             step_tokens += batch.real_tokens();
-            if let Some(grad_hidden) = out.grad_hidden {
-                let surrogate = (hidden * Tensor::from_inner(grad_hidden)).sum();
-                let backward = surrogate.backward();
-                for (name, grad) in trainable_grads(&model, &backward) {
-                    grads.add(name, grad);
-                }
-            }
-            if let Some(grad_head) = out.grad_head {
-                let n = grad_head.shape().num_elements();
-                grads.add(head_name.to_owned(), grad_head.reshape([n]));
+            for (name, grad) in micro.grads {
+                grads.add(name, grad);
             }
         }
         let loss = loss_sum / learned.max(1) as f64;

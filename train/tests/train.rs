@@ -375,3 +375,57 @@ fn a_diverging_loss_stops_training_and_keeps_the_checkpoint() {
     assert!(!run.join("model").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn block_recompute_gives_the_whole_graph_gradients() {
+    use toolgrad_train::batch::pack;
+    use toolgrad_train::step::{micro_grads, StepSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_model(dir.path());
+    let device = Device::default().autodiff();
+    let parts = Engine::load_parts(&path, &device).unwrap();
+    let samples: Vec<_> = handful()
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut c = toolgrad_train::data::read_jsonl(&dataset(dir.path(), &[line.clone()]))
+                .unwrap()
+                .remove(0);
+            c.line = i + 1;
+            encode(&c, &parts.template, &parts.tokenizer).unwrap()
+        })
+        .collect();
+    let refs: Vec<_> = samples.iter().collect();
+    let batch = pack(&refs, 128, true);
+    let head = parts.model.head_weight().val().inner();
+    let grads = |recompute: bool| {
+        let spec = StepSpec {
+            device: &device,
+            head: &head,
+            head_param: Some("embed_tokens"),
+            scale: 1.0 / batch.loss_tokens() as f32,
+            chunk: 7,
+            seed: 3,
+            recompute,
+        };
+        let out = micro_grads(&parts.model, &batch, &spec).unwrap();
+        let mut by_name = std::collections::BTreeMap::<String, Vec<f32>>::new();
+        for (name, g) in out.grads {
+            let values = f32_values(g).unwrap();
+            let entry = by_name.entry(name).or_insert_with(|| vec![0.0; values.len()]);
+            entry.iter_mut().zip(values).for_each(|(a, b)| *a += b);
+        }
+        (out.loss_sum, by_name)
+    };
+    let (loss_a, a) = grads(false);
+    let (loss_b, b) = grads(true);
+    assert!((loss_a - loss_b).abs() < 1e-4 * loss_a.abs());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    assert!(a.len() >= 2 * 9 + 2, "{} parameters got gradients", a.len());
+    for (name, ga) in &a {
+        let gb = &b[name];
+        let scale = ga.iter().map(|v| v.abs()).fold(1e-6, f32::max);
+        let diff = ga.iter().zip(gb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-4 * scale, "{name}: {diff} of {scale}");
+    }
+}
