@@ -4,8 +4,9 @@
 # re-verifies every step of it, formats it into SFT samples, runs the BFCL scorer end to end on the two
 # reference answer sets (the ground truth rendered as calls, and "[]"), which
 # bound every model's score, then runs the local model (SmolLM2-135M-Instruct on
-# the burn engine) on a BFCL smoke subset, free and with constrained decoding.
-# Training joins this script when it lands.
+# the burn engine) on a BFCL smoke subset, free and with constrained decoding,
+# LoRA-trains it briefly on short offline samples, and scores the trained model
+# on the same subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -30,3 +31,12 @@ for mode in free constrained; do
   "$toolgrad" eval bfcl --model local "${flag[@]}" --categories simple_python,multiple,irrelevance \
     --limit 20 --out "$out/smollm2-$mode"
 done
+echo "== train: a short LoRA run of SmolLM2-135M on short offline samples (BFCL format)"
+"$toolgrad" generate --config configs/generate-offline-short.toml --num-seeds 40 --out "$out/generate-short" --quiet
+"$toolgrad" format "$out/generate-short" --out "$out/sft-short" --config configs/format-smollm2.toml
+head -n 4 "$out/sft-short/bfcl-python/test.jsonl" > "$out/sft-short/eval4.jsonl"
+"$toolgrad" train --config configs/train-quickstart.toml --data "$out/sft-short/bfcl-python/train.jsonl" \
+  --eval-data "$out/sft-short/eval4.jsonl" --out "$out/lora"
+echo "== BFCL v4 smoke run: the LoRA-trained model, free decoding (compare with smollm2-free above)"
+"$toolgrad" eval bfcl --model "local:$out/lora/model" --categories simple_python,multiple,irrelevance \
+  --limit 20 --out "$out/smollm2-lora-free"

@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Tensor-sized buffers are allocated and freed on every op; mimalloc reuses
+// them where glibc hands them back to the kernel (page faults and zeroing):
+// training runs 1.14× faster with it (benchmarks/train/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "toolgrad",

@@ -31,6 +31,9 @@ pub enum ModelCommand {
     Bench(BenchArgs),
     /// Write the model as HF safetensors + config.json + tokenizer.json.
     Export(ExportArgs),
+    /// Render SFT JSONL conversations with the model's chat template, as training
+    /// sees them: one JSON line per sample with `messages`, `tools` and `text`.
+    Render(RenderArgs),
 }
 
 #[derive(Args)]
@@ -91,6 +94,32 @@ pub struct ExportArgs {
     bf16: bool,
 }
 
+#[derive(Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// SFT JSONL (`{"messages": [...], "tools": [...]?}` per line).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
+}
+
+fn render(args: RenderArgs) -> Result<()> {
+    let engine = load(&args.model)?;
+    let mut out = std::io::stdout().lock();
+    for sample in toolgrad_train::data::read_jsonl(&args.data)? {
+        let rendered = engine
+            .template
+            .render_conversation(&sample.messages, &sample.tools);
+        let line = serde_json::json!({
+            "messages": sample.messages,
+            "tools": sample.tools,
+            "text": rendered.text,
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
 fn load(arg: &ModelArg) -> Result<Engine> {
     Engine::load(&arg.model).with_context(|| format!("loading {}", arg.model.display()))
 }
@@ -124,6 +153,7 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
             }
         }
         ModelCommand::Bench(args) => bench(args)?,
+        ModelCommand::Render(args) => render(args)?,
         ModelCommand::Export(args) => {
             let engine = load(&args.model)?;
             let dtype = if args.bf16 {

@@ -58,8 +58,8 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
         export: true,
         stop_after: args.stop_after,
     };
-    let report = run_training(&request)
-        .with_context(|| format!("training into {}", args.out.display()))?;
+    let report =
+        run_training(&request).with_context(|| format!("training into {}", args.out.display()))?;
     let eval = report
         .eval_loss
         .map_or("-".to_owned(), |l| format!("{l:.4}"));

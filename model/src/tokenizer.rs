@@ -16,6 +16,9 @@ use crate::gguf::GgufFile;
 /// GGUF `token_type` of control tokens (`<|im_start|>` and the like).
 const TOKEN_TYPE_CONTROL: u64 = 3;
 
+/// `(start, end)` byte offsets of a token in the text it came from.
+pub type ByteSpan = (usize, usize);
+
 pub struct TextTokenizer {
     inner: Tokenizer,
     /// Raw bytes of each token id; special tokens hold their literal text.
@@ -178,7 +181,7 @@ impl TextTokenizer {
     }
 
     /// Token ids of `text` and the byte range of `text` each one covers.
-    pub fn encode_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<(usize, usize)>)> {
+    pub fn encode_with_offsets(&self, text: &str) -> Result<(Vec<u32>, Vec<ByteSpan>)> {
         let encoding = self.inner.encode(text, false).map_err(tok_err)?;
         Ok((encoding.get_ids().to_vec(), encoding.get_offsets().to_vec()))
     }

@@ -252,6 +252,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_train_configs_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let mut loaded = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("train-") && name.ends_with(".toml") {
+                TrainConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 3, "{loaded} train configs");
+    }
+
+    #[test]
     fn bad_fields_are_named() {
         let dir = tempfile::tempdir().unwrap();
         for (text, field) in [

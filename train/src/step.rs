@@ -9,6 +9,7 @@
 //! dropout draws are seeded per block so a recomputed block sees the masks
 //! its first pass saw.
 
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use toolgrad_model::llama::Llama;
 
@@ -84,7 +85,13 @@ fn head_grad(spec: &StepSpec<'_>, grad: Option<Tensor<2>>) -> Option<(String, Te
 fn whole_graph(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHead> {
     spec.device.seed(spec.seed);
     let hidden = model.hidden_packed(tokens_tensor(batch, spec.device), &batch.layout)?;
-    let loss = head_loss(hidden.clone().inner(), spec.head, batch, wanted(spec), spec.device)?;
+    let loss = head_loss(
+        hidden.clone().inner(),
+        spec.head,
+        batch,
+        wanted(spec),
+        spec.device,
+    )?;
     let mut grads = Vec::new();
     if let Some(dh) = loss.grad_hidden {
         let backward = (hidden * Tensor::from_inner(dh)).sum().backward();
@@ -111,8 +118,11 @@ fn by_blocks(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHe
     let tokens = tokens_tensor(batch, device);
     let (rope, mask) = model.packed_context(&batch.layout, batch.rows, batch.seq, device);
     let mut inputs = Vec::with_capacity(model.layers.len());
-    let mut x = model.embed(tokens.clone()).inner();
-    for (i, block) in model.layers.iter().enumerate() {
+    // The first pass records no graph (nothing in it requires a gradient),
+    // while dropout, still in training mode, draws what the recompute will.
+    let untracked = model.clone().no_grad();
+    let mut x = untracked.embed(tokens.clone()).inner();
+    for (i, block) in untracked.layers.iter().enumerate() {
         device.seed(block_seed(spec.seed, i));
         inputs.push(x.clone());
         x = block
@@ -121,7 +131,13 @@ fn by_blocks(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHe
     }
     let last = Tensor::from_inner(x).require_grad();
     let hidden = model.norm.forward(last.clone());
-    let loss = head_loss(hidden.clone().inner(), spec.head, batch, wanted(spec), device)?;
+    let loss = head_loss(
+        hidden.clone().inner(),
+        spec.head,
+        batch,
+        wanted(spec),
+        device,
+    )?;
     let head = head_grad(spec, loss.grad_head);
     let Some(dh) = loss.grad_hidden else {
         return Ok((
@@ -134,7 +150,9 @@ fn by_blocks(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHe
     };
     let backward = (hidden * Tensor::from_inner(dh)).sum().backward();
     let mut grads = trainable_grads(model, &backward);
-    let mut dy = last.grad(&backward).ok_or_else(|| missing("the final norm"))?;
+    let mut dy = last
+        .grad(&backward)
+        .ok_or_else(|| missing("the final norm"))?;
     for (i, block) in model.layers.iter().enumerate().rev() {
         device.seed(block_seed(spec.seed, i));
         let input = inputs.pop().ok_or_else(|| missing("a block input"))?;

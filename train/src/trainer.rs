@@ -25,11 +25,11 @@ use crate::encode::{encode_all, EncodeStats, Encoded};
 use crate::error::{Result, TrainError};
 use crate::export::{export, ExportSpec};
 use crate::loss::{head_loss, Wanted};
-use crate::step::{micro_grads, tokens_tensor, StepSpec};
 use crate::metrics::{Kind, MetricsLog, Record};
 use crate::optim::{clip_factor, Accumulated, AdamW};
 use crate::params::{counts, load_trainable, trainable_values};
 use crate::plot::loss_curve;
+use crate::step::{micro_grads, tokens_tensor, StepSpec};
 
 /// One training run.
 pub struct TrainRequest {

@@ -388,9 +388,10 @@ fn block_recompute_gives_the_whole_graph_gradients() {
         .iter()
         .enumerate()
         .map(|(i, line)| {
-            let mut c = toolgrad_train::data::read_jsonl(&dataset(dir.path(), &[line.clone()]))
-                .unwrap()
-                .remove(0);
+            let mut c =
+                toolgrad_train::data::read_jsonl(&dataset(dir.path(), std::slice::from_ref(line)))
+                    .unwrap()
+                    .remove(0);
             c.line = i + 1;
             encode(&c, &parts.template, &parts.tokenizer).unwrap()
         })
@@ -412,7 +413,9 @@ fn block_recompute_gives_the_whole_graph_gradients() {
         let mut by_name = std::collections::BTreeMap::<String, Vec<f32>>::new();
         for (name, g) in out.grads {
             let values = f32_values(g).unwrap();
-            let entry = by_name.entry(name).or_insert_with(|| vec![0.0; values.len()]);
+            let entry = by_name
+                .entry(name)
+                .or_insert_with(|| vec![0.0; values.len()]);
             entry.iter_mut().zip(values).for_each(|(a, b)| *a += b);
         }
         (out.loss_sum, by_name)
@@ -425,7 +428,11 @@ fn block_recompute_gives_the_whole_graph_gradients() {
     for (name, ga) in &a {
         let gb = &b[name];
         let scale = ga.iter().map(|v| v.abs()).fold(1e-6, f32::max);
-        let diff = ga.iter().zip(gb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let diff = ga
+            .iter()
+            .zip(gb)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(diff <= 1e-4 * scale, "{name}: {diff} of {scale}");
     }
 }
