@@ -14,10 +14,17 @@ venv=target/py-check
 "$venv/bin/pip" install --quiet --disable-pip-version-check 'datasets==5.0.1' 'transformers==4.57.6' 'jinja2==3.1.6'
 check=target/format-check
 rm -rf "$check"
-"$toolgrad" model export --model "${TOOLGRAD_MODEL:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/models/SmolLM2-135M-Instruct.Q4_1.gguf}" --out "$check/tokenizer" >/dev/null
+model="${TOOLGRAD_MODEL:-${TOOLGRAD_CACHE:-$HOME/.cache/toolgrad}/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+"$toolgrad" model export --model "$model" --out "$check/tokenizer" >/dev/null
 "$toolgrad" generate --config configs/generate-offline.toml --num-seeds 24 --out "$check/run" --quiet
 "$toolgrad" format "$check/run" --out "$check/formatted" --config configs/format-paper.toml
 "$toolgrad" format format/tests/fixtures/import/hermes.jsonl --import hermes --out "$check/hermes"
 for dataset in "$check/formatted" "$check/hermes"; do
   HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/check_formats.py "$dataset" --tokenizer "$check/tokenizer"
+done
+# The exported chat template renders tools, tool calls and tool replies exactly as
+# the engine (and so training) does, through transformers' apply_chat_template.
+for dataset in "$check/formatted/openai-tools/train.jsonl" "$check/formatted/agentic/train.jsonl" "$check/formatted/bfcl-python/train.jsonl"; do
+  "$toolgrad" model render --model "$model" --data "$dataset" > "$check/rendered.jsonl"
+  HF_HUB_OFFLINE=1 "$venv/bin/python" scripts/check_export.py "$check/tokenizer" --rendered "$check/rendered.jsonl"
 done
