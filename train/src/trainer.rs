@@ -262,6 +262,11 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
         false => "lm_head",
     };
 
+    if start == 0 && !eval_set.is_empty() {
+        // The base model's eval loss, the curve's starting point.
+        let (loss, tokens) = eval_loss(&model.valid(), &eval_set, config, &device.clone().inner())?;
+        metrics.append(&Record::eval(0, loss, tokens))?;
+    }
     let bar = progress_bar(request.progress, plan.total, start);
     let mut last_loss = None;
     let mut read_tokens = 0usize;
