@@ -65,13 +65,17 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens `run/metrics.jsonl`, keeping only records up to `resume_step`.
-    pub fn open(run: &Path, resume_step: usize) -> Result<Self> {
+    /// Opens `run/metrics.jsonl`, keeping only records up to the checkpoint
+    /// the run resumes from (none for a fresh start).
+    pub fn open(run: &Path, resume_step: Option<usize>) -> Result<Self> {
         let path = run.join("metrics.jsonl");
-        let kept: Vec<Record> = read(&path)?
-            .into_iter()
-            .filter(|r| r.step() <= resume_step)
-            .collect();
+        let kept: Vec<Record> = match resume_step {
+            None => Vec::new(),
+            Some(step) => read(&path)?
+                .into_iter()
+                .filter(|r| r.step() <= step)
+                .collect(),
+        };
         let mut text = String::new();
         for record in &kept {
             text.push_str(&serde_json::to_string(record).unwrap_or_default());

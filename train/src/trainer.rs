@@ -255,7 +255,7 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
                 (model, loaded.optimizer, step, Some(step))
             }
         };
-    let metrics = MetricsLog::open(&request.out, start)?;
+    let metrics = MetricsLog::open(&request.out, resumed_from)?;
     let head_trainable = config.method == Method::Full;
     let head_name = match model_config.tie_word_embeddings {
         true => "embed_tokens",
