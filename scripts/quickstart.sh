@@ -5,8 +5,8 @@
 # reference answer sets (the ground truth rendered as calls, and "[]"), which
 # bound every model's score, then runs the local model (SmolLM2-135M-Instruct on
 # the burn engine) on a BFCL smoke subset, free and with constrained decoding,
-# LoRA-trains it briefly on short offline samples, and scores the trained model
-# on the same subset.
+# LoRA-trains it for two steps on short offline samples, and scores the trained
+# model on the first entries of the same subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -37,6 +37,6 @@ echo "== train: a short LoRA run of SmolLM2-135M on short offline samples (BFCL 
 head -n 4 "$out/sft-short/bfcl-python/test.jsonl" > "$out/sft-short/eval4.jsonl"
 "$toolgrad" train --config configs/train-quickstart.toml --data "$out/sft-short/bfcl-python/train.jsonl" \
   --eval-data "$out/sft-short/eval4.jsonl" --out "$out/lora"
-echo "== BFCL v4 smoke run: the LoRA-trained model, free decoding (compare with smollm2-free above)"
+echo "== BFCL v4 smoke run: the LoRA-trained model, free decoding, first 5 entries (compare with smollm2-free above)"
 "$toolgrad" eval bfcl --model "local:$out/lora/model" --categories simple_python,multiple,irrelevance \
-  --limit 20 --out "$out/smollm2-lora-free"
+  --limit 5 --out "$out/smollm2-lora-free"
