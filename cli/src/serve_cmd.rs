@@ -1,25 +1,37 @@
 //! `toolgrad serve`: the local model behind an OpenAI-compatible HTTP API on
-//! 127.0.0.1 (`POST /v1/chat/completions`, with tools, `response_format` and
-//! streaming; `GET /v1/models`), so any OpenAI client can use it.
+//! 127.0.0.1 (`POST /v1/chat/completions`, with tools, `tool_choice`,
+//! `response_format` and streaming; `GET /v1/models`), so any OpenAI client
+//! can use it.
+//!
+//! Requests run one at a time on the engine. At most `--max-queue` wait or run;
+//! more get 503 with `Retry-After`. A client that disconnects cancels its
+//! generation. A panic in one request fails that request only. Only `Host`
+//! headers naming this machine are served, so a web page cannot reach the
+//! server through DNS rebinding.
 
 use std::convert::Infallible;
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clap::Args;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use toolgrad_core::llm::ChatMessage;
-use toolgrad_model::chat_engine::{ChatOptions, ChatReply};
+use toolgrad_model::chat_engine::{ChatOptions, ChatReply, ToolChoice};
 use toolgrad_model::engine::{Engine, FinishReason};
+use toolgrad_model::error::ModelError;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -31,11 +43,72 @@ pub struct ServeArgs {
     /// The model name reported by /v1/models (default: the file name).
     #[arg(long)]
     name: Option<String>,
+    /// Requests that may wait or run at once; more are answered 503.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_queue: u32,
 }
 
 struct Server {
     engine: Mutex<Engine>,
     name: String,
+    /// One permit per request waiting for or holding the engine.
+    queue: Arc<Semaphore>,
+    max_queue: usize,
+    /// Numbers requests in the log.
+    next_id: AtomicU64,
+}
+
+/// The engine, also after a request panicked while holding it: generation
+/// takes the engine by shared reference, so a panic cannot leave it half-changed.
+fn lock_engine<T>(engine: &Mutex<T>) -> MutexGuard<'_, T> {
+    engine.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One line on stderr; a closed stderr is not a reason to fail a request.
+fn log(line: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Sets the flag when the request's future is dropped: the client went away
+/// (or the reply was sent, when the flag no longer matters).
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether a `Host` header names this machine: `localhost`, `127.0.0.1` or
+/// `[::1]`, with any port.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "::1"
+    )
+}
+
+async fn check_host(request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    match host {
+        Some(host) if is_local_host(host) => next.run(request).await,
+        Some(_) => error(
+            StatusCode::FORBIDDEN,
+            "the Host header must name localhost, 127.0.0.1 or [::1]".into(),
+        ),
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "the request has no Host header".into(),
+        ),
+    }
 }
 
 /// The fields of an OpenAI chat-completions request that the engine honours.
@@ -53,6 +126,7 @@ struct CompletionRequest {
     stop: Option<Value>,
     #[serde(default)]
     stream: bool,
+    tool_choice: Option<Value>,
 }
 
 /// A message whose `content` may also be a list of `{"type": "text", "text"}` parts.
@@ -82,6 +156,17 @@ fn stop_list(stop: Option<&Value>) -> Result<Vec<String>, String> {
             .collect(),
         Some(_) => Err("stop: expected a string or a list of strings".into()),
     }
+}
+
+fn busy(max_queue: usize) -> Response {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the server is busy: {max_queue} requests are already waiting or running"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    response
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -125,24 +210,33 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
+    let tool_choice = match ToolChoice::from_openai(request.tool_choice.as_ref()) {
+        Ok(choice) => choice,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let Ok(permit) = Arc::clone(&server.queue).try_acquire_owned() else {
+        return busy(server.max_queue);
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
     let options = ChatOptions {
         temperature: request.temperature,
         top_p: request.top_p,
         seed: request.seed,
         max_tokens: request.max_completion_tokens.or(request.max_tokens),
         stop,
+        tool_choice,
+        cancel: Some(Arc::clone(&cancel)),
     };
-    let id = format!("chatcmpl-{}", now());
+    let number = server.next_id.fetch_add(1, Ordering::Relaxed);
+    let id = format!("chatcmpl-{}-{number}", now());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
     let streaming = request.stream;
     let job = {
         let server = Arc::clone(&server);
         let id = id.clone();
         tokio::task::spawn_blocking(move || {
-            let engine = server
-                .engine
-                .lock()
-                .map_err(|_| "the engine lock is poisoned".to_string())?;
+            let _permit = permit;
+            let engine = lock_engine(&server.engine);
             let chunk = |delta: Value, finish: Value| {
                 json!({"id": id, "object": "chat.completion.chunk", "created": now(), "model": server.name,
                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
@@ -153,22 +247,31 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
                     Value::Null,
                 ));
             }
-            let reply = engine
-                .chat(
-                    &messages,
-                    &request.tools,
-                    request.response_format.as_ref(),
-                    &options,
-                    &mut |text| {
-                        if streaming && request.tools.is_empty() {
-                            let _ = tx.send(chunk(json!({"content": text}), Value::Null));
-                        }
-                    },
-                )
-                .map_err(|e| e.to_string())?;
+            let plain_text = request.tools.is_empty() || options.tool_choice == ToolChoice::None;
+            let reply = engine.chat(
+                &messages,
+                &request.tools,
+                request.response_format.as_ref(),
+                &options,
+                &mut |text| {
+                    if streaming && plain_text {
+                        let _ = tx.send(chunk(json!({"content": text}), Value::Null));
+                    }
+                },
+            );
+            let reply = match reply {
+                Ok(reply) => reply,
+                Err(ModelError::Cancelled) => {
+                    log(format_args!(
+                        "request {number}: cancelled, the client disconnected"
+                    ));
+                    return Err("cancelled".to_string());
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             if streaming {
                 let mut delta = json!({});
-                if !request.tools.is_empty() {
+                if !plain_text {
                     delta["content"] = json!(reply.content);
                     delta["tool_calls"] = tool_calls_json(&reply, true);
                 }
@@ -177,25 +280,32 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
             Ok::<_, String>(reply)
         })
     };
+    let guard = CancelOnDrop(cancel);
     if streaming {
-        let stream = futures_util::stream::unfold((rx, Some(job)), |(mut rx, job)| async move {
-            if let Some(chunk) = rx.recv().await {
-                return Some((Ok::<_, Infallible>(format!("data: {chunk}\n\n")), (rx, job)));
-            }
-            let job = job?;
-            let tail = match job.await {
-                Ok(Ok(_)) => "data: [DONE]\n\n".to_string(),
-                Ok(Err(e)) => format!(
-                    "data: {}\n\ndata: [DONE]\n\n",
-                    json!({"error": {"message": e}})
-                ),
-                Err(e) => format!(
-                    "data: {}\n\ndata: [DONE]\n\n",
-                    json!({"error": {"message": e.to_string()}})
-                ),
-            };
-            Some((Ok(tail), (rx, None)))
-        });
+        let stream = futures_util::stream::unfold(
+            (rx, Some(job), guard),
+            move |(mut rx, job, guard)| async move {
+                if let Some(chunk) = rx.recv().await {
+                    return Some((
+                        Ok::<_, Infallible>(format!("data: {chunk}\n\n")),
+                        (rx, job, guard),
+                    ));
+                }
+                let job = job?;
+                let tail = match job.await {
+                    Ok(Ok(_)) => "data: [DONE]\n\n".to_string(),
+                    Ok(Err(e)) => format!(
+                        "data: {}\n\ndata: [DONE]\n\n",
+                        json!({"error": {"message": e}})
+                    ),
+                    Err(e) => format!(
+                        "data: {}\n\ndata: [DONE]\n\n",
+                        json!({"error": {"message": failed_job(number, &e)}})
+                    ),
+                };
+                Some((Ok(tail), (rx, None, guard)))
+            },
+        );
         return Response::builder()
             .header(header::CONTENT_TYPE, "text/event-stream")
             .header(header::CACHE_CONTROL, "no-cache")
@@ -203,10 +313,12 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
             .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
     }
     drop(rx);
-    let reply = match job.await {
+    let outcome = job.await;
+    drop(guard);
+    let reply = match outcome {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, failed_job(number, &e)),
     };
     let mut message = json!({"role": "assistant", "content": reply.content});
     if !reply.tool_calls.is_empty() {
@@ -225,6 +337,17 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
         },
     }))
     .into_response()
+}
+
+/// The message for a request whose blocking job died (a panic), logged too.
+fn failed_job(number: u64, error: &tokio::task::JoinError) -> String {
+    let message = if error.is_panic() {
+        "the request failed inside the engine (a panic); the server carries on".to_string()
+    } else {
+        format!("the request was aborted: {error}")
+    };
+    log(format_args!("request {number}: {message}"));
+    message
 }
 
 fn tool_calls_json(reply: &ChatReply, indexed: bool) -> Value {
@@ -261,18 +384,73 @@ pub fn run(args: ServeArgs) -> Result<std::process::ExitCode> {
     let server = Arc::new(Server {
         engine: Mutex::new(engine),
         name,
+        queue: Arc::new(Semaphore::new(args.max_queue as usize)),
+        max_queue: args.max_queue as usize,
+        next_id: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(models))
+        .layer(middleware::from_fn(check_host))
         .with_state(server);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
             .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
-        eprintln!("serving on http://{}/v1", listener.local_addr()?);
+        log(format_args!(
+            "serving on http://{}/v1",
+            listener.local_addr()?
+        ));
         axum::serve(listener, app).await.context("serving")
     })?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_panicked_holding_the_engine_does_not_lock_out_the_next() {
+        let engine = Arc::new(Mutex::new(7));
+        let held = Arc::clone(&engine);
+        let panicked = std::thread::spawn(move || {
+            let _guard = held.lock().unwrap();
+            panic!("a bug in one request");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(engine.is_poisoned());
+        assert_eq!(*lock_engine(&engine), 7);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_reported_as_a_failed_request() {
+        let outcome = tokio::task::spawn_blocking(|| -> u8 { panic!("boom") }).await;
+        let message = failed_job(3, &outcome.unwrap_err());
+        assert!(message.contains("panic"), "{message}");
+    }
+
+    #[test]
+    fn local_host_names_pass_and_others_do_not() {
+        for host in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:1",
+            "[::1]:80",
+            "[::1]",
+        ] {
+            assert!(is_local_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "127.0.0.1.nip.io",
+            "localhost.evil:80",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!is_local_host(host), "{host}");
+        }
+    }
 }

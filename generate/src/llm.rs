@@ -120,7 +120,7 @@ impl ReplayCache {
 
 /// The content address of a request to `model`.
 pub fn request_key(model: &str, request: &ChatRequest) -> String {
-    let body = json!({
+    let mut body = json!({
         "model": model,
         "messages": request.messages,
         "tools": request.tools,
@@ -128,6 +128,10 @@ pub fn request_key(model: &str, request: &ChatRequest) -> String {
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     });
+    // Absent, it is left out, so keys recorded before the field existed still match.
+    if let Some(choice) = &request.tool_choice {
+        body["tool_choice"] = choice.clone();
+    }
     let digest = Sha256::digest(body.to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -354,6 +358,7 @@ impl RoleLlm {
                     "type": "function",
                     "function": {"name": name, "description": "Submit the answer.", "parameters": schema},
                 })];
+                request.tool_choice = Some(json!({"type": "function", "function": {"name": name}}));
             }
             StructuredMode::Prompt => {
                 messages.push(ChatMessage::new(

@@ -4,6 +4,7 @@
 //! [`ChatModel`] implementation that lets the generator and the BFCL runner use
 //! the local model like any endpoint.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use toolgrad_core::llm::{
 use crate::chat::parse_reply;
 use crate::constrain::json_schema::json_constraint;
 use crate::constrain::python_calls::python_calls_constraint;
+use crate::constrain::tool_call::tool_call_constraint;
 use crate::constrain::Constraint;
 use crate::engine::{Engine, FinishReason, GenerateParams};
 use crate::error::{ModelError, Result};
@@ -32,6 +34,82 @@ pub struct ChatOptions {
     pub seed: Option<u64>,
     pub max_tokens: Option<usize>,
     pub stop: Vec<String>,
+    pub tool_choice: ToolChoice,
+    /// Stops the generation when set (see [`GenerateParams::cancel`]).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+/// OpenAI's `tool_choice`: whether the reply may, must, or must not call a tool.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ToolChoice {
+    /// The model decides (the default).
+    #[default]
+    Auto,
+    /// No tool call: the reply is text, and generation stops at `<tool_call>`.
+    None,
+    /// Exactly one call to one of the tools, by constrained decoding.
+    Required,
+    /// Exactly one call to this function, by constrained decoding.
+    Function(String),
+}
+
+impl ToolChoice {
+    /// Reads `"auto"`, `"none"`, `"required"` or `{"type": "function",
+    /// "function": {"name": ..}}`; anything else is an error naming the value.
+    pub fn from_openai(value: Option<&Value>) -> Result<Self> {
+        let bad = |v: &Value| {
+            let mut got = v.to_string();
+            toolgrad_core::text::truncate_chars(&mut got, 200);
+            ModelError::Constraint(format!(
+                "tool_choice: expected \"auto\", \"none\", \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": ..}}}}, got {got}"
+            ))
+        };
+        Ok(match value {
+            None | Some(Value::Null) => Self::Auto,
+            Some(Value::String(s)) => match s.as_str() {
+                "auto" => Self::Auto,
+                "none" => Self::None,
+                "required" => Self::Required,
+                _ => return Err(bad(value.unwrap_or(&Value::Null))),
+            },
+            Some(v @ Value::Object(_)) => match v.pointer("/function/name").and_then(Value::as_str)
+            {
+                Some(name) if v.get("type").and_then(Value::as_str) == Some("function") => {
+                    Self::Function(name.to_owned())
+                }
+                _ => return Err(bad(v)),
+            },
+            Some(v) => return Err(bad(v)),
+        })
+    }
+
+    /// The constraint this choice puts on the reply, if any.
+    fn constraint(&self, tools: &[Value]) -> Result<Option<Box<dyn Constraint>>> {
+        let function_name = |t: &Value| {
+            t.get("function")
+                .unwrap_or(t)
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(match self {
+            Self::Auto | Self::None => None,
+            Self::Required => Some(Box::new(tool_call_constraint(tools)?)),
+            Self::Function(name) => {
+                let chosen: Vec<Value> = tools
+                    .iter()
+                    .filter(|t| function_name(t).as_deref() == Some(name.as_str()))
+                    .cloned()
+                    .collect();
+                if chosen.is_empty() {
+                    return Err(ModelError::Constraint(format!(
+                        "tool_choice names `{name}`, which is not among the request's tools"
+                    )));
+                }
+                Some(Box::new(tool_call_constraint(&chosen)?))
+            }
+        })
+    }
 }
 
 /// The reply to one chat request.
@@ -86,7 +164,20 @@ impl Engine {
         options: &ChatOptions,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<ChatReply> {
-        let constraint = constraint_for(response_format)?;
+        let format_constraint = constraint_for(response_format)?;
+        let choice_constraint = options.tool_choice.constraint(tools)?;
+        let constraint = match (format_constraint, choice_constraint) {
+            (Some(_), Some(_)) => {
+                return Err(ModelError::Constraint(
+                    "response_format and a required tool_choice cannot both shape the reply".into(),
+                ))
+            }
+            (format, choice) => format.or(choice),
+        };
+        let mut stop = options.stop.clone();
+        if options.tool_choice == ToolChoice::None && !tools.is_empty() {
+            stop.push("<tool_call>".into());
+        }
         let prompt = self.template.render(messages, tools);
         let ids = self.tokenizer.encode(&prompt)?;
         let params = GenerateParams {
@@ -96,11 +187,12 @@ impl Engine {
                 seed: options.seed.unwrap_or(0),
             },
             max_tokens: options.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-            stop: options.stop.clone(),
+            stop,
             ignore_eos: false,
+            cancel: options.cancel.clone(),
         };
         let generation = self.generate(&ids, &params, constraint, on_text)?;
-        let (content, tool_calls) = if tools.is_empty() {
+        let (content, tool_calls) = if tools.is_empty() || options.tool_choice == ToolChoice::None {
             (Some(generation.text), Vec::new())
         } else {
             parse_reply(&generation.text)
@@ -160,6 +252,8 @@ impl ChatModel for LocalModel {
                 let options = ChatOptions {
                     temperature: request.temperature,
                     max_tokens: request.max_tokens.map(|m| m as usize),
+                    tool_choice: ToolChoice::from_openai(request.tool_choice.as_ref())
+                        .map_err(|e| e.to_string())?,
                     ..ChatOptions::default()
                 };
                 engine

@@ -2,6 +2,8 @@
 //! batched prefill, KV-cache decoding, stop sequences, streaming and constraints.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -30,6 +32,9 @@ pub struct GenerateParams {
     pub stop: Vec<String>,
     /// Keep going past end-of-turn tokens (for speed measurements).
     pub ignore_eos: bool,
+    /// Set by another thread (a disconnected client) to stop the generation
+    /// with [`ModelError::Cancelled`].
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +256,13 @@ impl Engine {
         self.check_context(prompt.len())?;
         let room = self.config.max_position_embeddings - prompt.len();
         let max_tokens = params.max_tokens.min(room);
+        if params
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(ModelError::Cancelled);
+        }
         let mut cache = KvCache::new(self.config.num_hidden_layers);
         let mut sampler = Sampler::new(params.sampling.clone());
         let mut logits = self.step(prompt, &mut cache)?;
@@ -258,7 +270,16 @@ impl Engine {
         let mut emitted = 0usize;
         let mut completion = 0usize;
         let eos = self.tokenizer.eos_id;
+        let cancelled = || {
+            params
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+        };
         let finish = loop {
+            if cancelled() {
+                return Err(ModelError::Cancelled);
+            }
             if completion >= max_tokens {
                 break FinishReason::Length;
             }

@@ -31,6 +31,8 @@ pub enum ModelError {
     ContextOverflow { prompt: usize, context: usize },
     #[error("constraint: {0}")]
     Constraint(String),
+    #[error("the generation was cancelled")]
+    Cancelled,
     #[error("LoRA: {0}")]
     Lora(String),
     #[error("reading a tensor back: {0}")]

@@ -408,3 +408,53 @@ fn bad_files_give_errors_that_name_the_problem() {
         "{message}"
     );
 }
+
+/// The path `generate`'s executor takes: a `ChatRequest` with `tool_choice`
+/// through [`LocalModel`]'s `ChatModel` implementation always gets a call.
+#[tokio::test]
+async fn a_local_model_asked_for_a_required_tool_call_always_calls_one() {
+    use toolgrad_core::llm::{ChatModel, ChatRequest};
+    use toolgrad_model::chat_engine::LocalModel;
+    let dir = tempfile::tempdir().unwrap();
+    // The tools section of the prompt is ~500 tokens of this byte-level vocabulary.
+    let spec = SyntheticSpec {
+        context: 1024,
+        ..SyntheticSpec::default()
+    };
+    let model = LocalModel::new(Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap());
+    let tools = vec![
+        serde_json::json!({"type": "function", "function": {"name": "set_unit",
+        "parameters": {"type": "object", "properties": {"unit": {"enum": ["C", "F"]}}, "required": ["unit"]}}}),
+    ];
+    for (temperature, choice) in [
+        (0.0, serde_json::json!("required")),
+        (1.0, serde_json::json!("required")),
+        (
+            1.0,
+            serde_json::json!({"type": "function", "function": {"name": "set_unit"}}),
+        ),
+    ] {
+        let request = ChatRequest {
+            messages: vec![ChatMessage::new("user", "unit?")],
+            tools: tools.clone(),
+            tool_choice: Some(choice),
+            temperature: Some(temperature),
+            max_tokens: Some(120),
+            ..ChatRequest::default()
+        };
+        let reply = model.chat(&request).await.unwrap();
+        assert_eq!(reply.tool_calls.len(), 1, "{reply:?}");
+        assert_eq!(reply.tool_calls[0].function.name, "set_unit");
+        let arguments: serde_json::Value =
+            serde_json::from_str(&reply.tool_calls[0].function.arguments).unwrap();
+        assert!(["C", "F"].contains(&arguments["unit"].as_str().unwrap()));
+    }
+    let bad = ChatRequest {
+        messages: vec![ChatMessage::new("user", "unit?")],
+        tools,
+        tool_choice: Some(serde_json::json!("always")),
+        ..ChatRequest::default()
+    };
+    let error = model.chat(&bad).await.unwrap_err().to_string();
+    assert!(error.contains("tool_choice"), "{error}");
+}

@@ -62,6 +62,9 @@ pub struct ChatRequest {
     pub tools: Vec<serde_json::Value>,
     /// An OpenAI `response_format` object, e.g. a strict `json_schema`.
     pub response_format: Option<serde_json::Value>,
+    /// OpenAI's `tool_choice` (`"auto"`, `"none"`, `"required"` or a named
+    /// function); absent: the server's default.
+    pub tool_choice: Option<serde_json::Value>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
 }

@@ -103,6 +103,9 @@ impl OpenAiClient {
         if let Some(format) = &request.response_format {
             body["response_format"] = format.clone();
         }
+        if let Some(choice) = &request.tool_choice {
+            body["tool_choice"] = choice.clone();
+        }
         if let Some(t) = request.temperature {
             body["temperature"] = serde_json::json!(t);
         }

@@ -89,6 +89,7 @@ pub fn build_request(entry: &Entry, category: Category, settings: &RunSettings) 
         messages,
         tools,
         response_format,
+        tool_choice: None,
         temperature: settings.temperature,
         max_tokens: settings.max_tokens,
     }

@@ -243,10 +243,13 @@ impl Executor for LlmPolicy {
             ];
             let (mut attempts, mut steps) = (Vec::new(), Vec::new());
             let mut failure = None;
-            for _turn in 0..3 {
+            for turn in 0..3 {
+                // The first turn must call a tool: executing the plan is the
+                // executor's whole job, and a local model is then constrained to a call.
                 let request = ChatRequest {
                     messages: messages.clone(),
                     tools: tools.clone(),
+                    tool_choice: (turn == 0 && !tools.is_empty()).then(|| json!("required")),
                     ..ChatRequest::default()
                 };
                 let response = match self.llm.call(request, cx.counters).await {

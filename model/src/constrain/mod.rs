@@ -3,10 +3,12 @@
 //!
 //! - [`json_schema`]: JSON values that conform to a (subset of) JSON Schema.
 //! - [`python_calls`]: BFCL's Python call-list syntax, `[f(a=1), g(b='x')]`.
+//! - [`tool_call`]: one `<tool_call>` block to one of the given tools.
 
 pub mod json_schema;
 mod machine;
 pub mod python_calls;
+pub mod tool_call;
 
 /// An incremental recogniser over output bytes.
 pub trait Constraint: Send {
