@@ -63,10 +63,17 @@ fn serve(model: &Path) -> Server {
     serve_with(model, &[])
 }
 
+/// Without `--port` in `extra`, the server takes a free port.
 fn serve_with(model: &Path, extra: &[&str]) -> Server {
+    let free_port: &[&str] = if extra.contains(&"--port") {
+        &[]
+    } else {
+        &["--port", "0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_toolgrad"))
-        .args(["serve", "--port", "0", "--model"])
+        .args(["serve", "--model"])
         .arg(model)
+        .args(free_port)
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()
@@ -458,4 +465,28 @@ async fn sixty_four_clients_some_leaving_midway_are_all_answered() {
         }
     }
     assert!(server.is_running());
+}
+
+#[tokio::test]
+async fn a_server_killed_midway_through_a_request_restarts_on_its_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let mut first = serve(&model);
+    let address = address(&first);
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let mut in_flight = raw_post(&address, &long_request(true));
+    let mut chunk = [0u8; 64];
+    assert!(in_flight.read(&mut chunk).unwrap() > 0);
+    first.child.kill().unwrap(); // SIGKILL
+    first.child.wait().unwrap();
+    // The killed server's client sees the connection end, not a hang.
+    let mut rest = Vec::new();
+    let _ = in_flight.read_to_end(&mut rest);
+    let second = serve_with(&model, &["--port", &port]);
+    let (status, text) = post(
+        &second.base,
+        json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
 }

@@ -1,7 +1,8 @@
 //! Test doubles only (feature `test-support`): a scripted LLM that answers
 //! every role of the loop deterministically from the request alone, served
 //! either in-process ([`ScriptedLlm`], a [`ChatModel`]) or over HTTP on
-//! 127.0.0.1 ([`serve`]) with a fixed latency and injectable faults.
+//! 127.0.0.1 ([`serve`]) with a fixed latency and injectable faults, or as a
+//! hostile endpoint that rotates through malformed replies ([`HostileReply`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +191,91 @@ pub struct MockOptions {
     /// Answer HTTP 400 to any request with a `response_format`, as servers
     /// without structured outputs do.
     pub reject_response_format: bool,
+    /// Every other request gets the next of [`HOSTILE_REPLIES`] in turn.
+    pub hostile: bool,
+}
+
+/// The faults a hostile endpoint rotates through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostileReply {
+    /// HTTP 200 whose body is not JSON.
+    Malformed,
+    /// HTTP 200 whose JSON body stops halfway.
+    Truncated,
+    /// A 2 MB content string.
+    Oversized,
+    /// `"choices": []`.
+    EmptyChoices,
+    /// `content: null` and no tool calls.
+    NullContent,
+    /// Fields of the wrong JSON type (`choices` an object, `content` a number).
+    WrongType,
+    /// A tool call with no name and arguments that are not JSON.
+    BadToolCall,
+    /// HTTP 429 with a `Retry-After` no client should trust.
+    TooManyRequests,
+    /// HTTP 502 with an HTML body.
+    ServerError,
+}
+
+pub const HOSTILE_REPLIES: [HostileReply; 9] = [
+    HostileReply::Malformed,
+    HostileReply::Truncated,
+    HostileReply::Oversized,
+    HostileReply::EmptyChoices,
+    HostileReply::NullContent,
+    HostileReply::WrongType,
+    HostileReply::BadToolCall,
+    HostileReply::TooManyRequests,
+    HostileReply::ServerError,
+];
+
+/// Odd `Retry-After` values, one per 429 in turn.
+const ODD_RETRY_AFTER: [&str; 5] = ["inf", "1e20", "-5", "NaN", "soon"];
+
+fn hostile_reply(fault: HostileReply, n: u64) -> Response {
+    let ok_json = |body: String| {
+        Response::builder()
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap_or_default()
+    };
+    match fault {
+        HostileReply::Malformed => ok_json("<html>this is not JSON</html>".into()),
+        HostileReply::Truncated => ok_json(r#"{"choices": [{"message": {"role": "assistant", "content": "{"ans"#.into()),
+        HostileReply::Oversized => Json(json!({
+            "choices": [{"message": {"role": "assistant", "content": "x".repeat(2 << 20)}}],
+        }))
+        .into_response(),
+        HostileReply::EmptyChoices => Json(json!({"choices": []})).into_response(),
+        HostileReply::NullContent => Json(json!({
+            "choices": [{"message": {"role": "assistant", "content": null}}],
+        }))
+        .into_response(),
+        HostileReply::WrongType => Json(if n % 2 == 0 {
+            json!({"choices": {"message": "hello"}})
+        } else {
+            json!({"choices": [{"message": {"role": "assistant", "content": 42}}], "usage": "lots"})
+        })
+        .into_response(),
+        HostileReply::BadToolCall => Json(json!({
+            "choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c", "type": "function", "function": {"arguments": "{not json"}},
+                {"id": "d", "type": "function", "function": {"name": "add", "arguments": "{\"a\": "}}
+            ]}}],
+        }))
+        .into_response(),
+        HostileReply::TooManyRequests => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", ODD_RETRY_AFTER[(n as usize / 18) % ODD_RETRY_AFTER.len()])
+            .body(axum::body::Body::from("slow down"))
+            .unwrap_or_default(),
+        HostileReply::ServerError => (
+            StatusCode::BAD_GATEWAY,
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+    }
 }
 
 struct MockState {
@@ -236,6 +322,10 @@ async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value
     }
     if state.options.fail_every > 0 && n.is_multiple_of(state.options.fail_every) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
+    }
+    if state.options.hostile && n.is_multiple_of(2) {
+        let fault = HOSTILE_REPLIES[(n / 2) as usize % HOSTILE_REPLIES.len()];
+        return hostile_reply(fault, n);
     }
     let request = ChatRequest {
         messages: serde_json::from_value(body["messages"].clone()).unwrap_or_default(),
