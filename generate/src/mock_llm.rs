@@ -252,7 +252,7 @@ fn hostile_reply(fault: HostileReply, n: u64) -> Response {
             "choices": [{"message": {"role": "assistant", "content": null}}],
         }))
         .into_response(),
-        HostileReply::WrongType => Json(if n % 2 == 0 {
+        HostileReply::WrongType => Json(if (n / 18).is_multiple_of(2) {
             json!({"choices": {"message": "hello"}})
         } else {
             json!({"choices": [{"message": {"role": "assistant", "content": 42}}], "usage": "lots"})
