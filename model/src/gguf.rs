@@ -185,3 +185,37 @@ impl GgufFile {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GGUF v3 header with no tensors and one string-array key that claims
+    /// `len` entries but holds none.
+    fn header_with_array(key: &str, len: u64) -> Vec<u8> {
+        let mut bytes = b"GGUF".to_vec();
+        bytes.extend(3u32.to_le_bytes());
+        bytes.extend(0u64.to_le_bytes()); // tensors
+        bytes.extend(1u64.to_le_bytes()); // metadata entries
+        bytes.extend((key.len() as u64).to_le_bytes());
+        bytes.extend(key.as_bytes());
+        bytes.extend(9u32.to_le_bytes()); // array
+        bytes.extend(8u32.to_le_bytes()); // of strings
+        bytes.extend(len.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn an_array_longer_than_the_file_is_an_error_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [u64::MAX, MAX_TOKENIZER_ARRAY + 1, 1_000] {
+            let path = dir.path().join("bad.gguf");
+            std::fs::write(&path, header_with_array("tokenizer.ggml.tokens", len)).unwrap();
+            let error = GgufFile::open(&path)
+                .err()
+                .expect("a bad header")
+                .to_string();
+            assert!(error.contains("bad.gguf"), "{len}: {error}");
+        }
+    }
+}

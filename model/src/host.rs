@@ -11,3 +11,17 @@ pub fn f32_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
         .try_into_vec_as::<f32>()
         .map_err(|e| ModelError::TensorRead(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{DType, Tensor};
+
+    use super::f32_values;
+
+    #[test]
+    fn a_tensor_of_another_float_type_reads_as_its_values_not_an_empty_vector() {
+        let device = Default::default();
+        let half = Tensor::<1>::from_floats([1.0, -2.5, 0.125], &device).cast(DType::F16);
+        assert_eq!(f32_values(half).unwrap(), vec![1.0, -2.5, 0.125]);
+    }
+}

@@ -238,6 +238,13 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn quantizing_to_a_k_quant_is_refused_not_unreachable() {
+        for kind in [GgmlType::Q4K, GgmlType::Q6K] {
+            assert_eq!(quantize(kind, &ramp(256)), None, "{kind:?}");
+        }
+    }
+
     fn roundtrip(kind: GgmlType, tolerance: f32) {
         let x = ramp(128);
         let bytes = quantize(kind, &x).unwrap();

@@ -1,0 +1,14 @@
+//! libFuzzer entry for the `config_loaders` target of toolgrad-fuzz.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use toolgrad_fuzz::{seeds::Scratch, targets::target};
+
+thread_local! {
+    static SCRATCH: Scratch = Scratch::new().expect("a scratch folder");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let run = target("config_loaders").expect("a known target").run;
+    SCRATCH.with(|scratch| run(data, scratch));
+});
