@@ -204,3 +204,42 @@ async fn malformed_replies_fail_steps_not_seeds() {
         }
     }
 }
+
+/// Keeps the `tool_choice` of every request that offers tools.
+#[derive(Default)]
+struct Recording {
+    inner: ScriptedLlm,
+    tool_choices: std::sync::Mutex<Vec<(usize, Option<serde_json::Value>)>>,
+}
+
+impl ChatModel for Recording {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
+        if !request.tools.is_empty() && request.response_format.is_none() {
+            let turn = request
+                .messages
+                .iter()
+                .filter(|m| m.role == "assistant")
+                .count();
+            self.tool_choices
+                .lock()
+                .unwrap()
+                .push((turn, request.tool_choice.clone()));
+        }
+        self.inner.chat(request).await
+    }
+}
+
+#[tokio::test]
+async fn the_executor_requires_a_tool_call_on_its_first_turn_only() {
+    let llm = Arc::new(Recording::default());
+    let engine = common::llm_engine(common::role_llm(llm.clone(), None), config());
+    assert!(engine.run_seed(5).await.metadata.accepted);
+    let choices = llm.tool_choices.lock().unwrap().clone();
+    assert!(choices.iter().any(|(turn, _)| *turn == 0), "{choices:?}");
+    for (turn, choice) in &choices {
+        match turn {
+            0 => assert_eq!(choice.as_ref(), Some(&serde_json::json!("required"))),
+            _ => assert_eq!(choice, &None, "turn {turn}"),
+        }
+    }
+}
