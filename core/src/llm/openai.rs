@@ -144,9 +144,19 @@ impl OpenAiClient {
         };
         let status = response.status();
         let wait_hint = retry_after(&response);
-        let text = match response.text().await {
+        let text = match read_capped(response, MAX_REPLY_BYTES).await {
             Ok(text) => text,
-            Err(e) => return self.transport_failure(attempts, &e),
+            Err(ReadError::Transport(e)) => return self.transport_failure(attempts, &e),
+            Err(ReadError::TooLarge) => {
+                return Attempt::Retry {
+                    error: LlmError::BadReply {
+                        endpoint: self.endpoint.clone(),
+                        attempts,
+                        message: format!("the reply is larger than {} MiB", MAX_REPLY_BYTES >> 20),
+                    },
+                    wait_hint: None,
+                }
+            }
         };
         if !status.is_success() {
             let error = LlmError::Status {
@@ -229,6 +239,30 @@ impl ChatModel for OpenAiClient {
             }
         }
     }
+}
+
+/// Replies larger than this are refused: a server that streams without end
+/// must not exhaust memory before the timeout.
+const MAX_REPLY_BYTES: usize = 64 << 20;
+
+enum ReadError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// The body as text, read chunk by chunk and abandoned past `limit` bytes.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<String, ReadError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn describe(error: &reqwest::Error) -> String {
@@ -355,6 +389,29 @@ mod tests {
         for odd in ["inf", "-inf", "NaN", "-1", "1e20", "soon", ""] {
             assert_eq!(parse_retry_after(odd), None, "{odd}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_endless_reply_is_refused_at_the_cap_not_read_into_memory() {
+        use axum::body::Body;
+        // 1 MiB chunks without end, and no Content-Length.
+        let endless = || async {
+            let chunk = axum::body::Bytes::from(vec![b' '; 1 << 20]);
+            let stream = futures_util::stream::repeat_with(move || {
+                Ok::<_, std::convert::Infallible>(chunk.clone())
+            });
+            Body::from_stream(stream)
+        };
+        let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(endless));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut config = OpenAiConfig::new(base, "m");
+        config.max_retries = 0;
+        let client = OpenAiClient::new(config).unwrap();
+        let request = ChatRequest::default();
+        let error = client.chat(&request).await.unwrap_err().to_string();
+        assert!(error.contains("larger than 64 MiB"), "{error}");
     }
 
     #[test]
