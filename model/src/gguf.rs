@@ -10,6 +10,7 @@ use memmap2::Mmap;
 use serde_json::Value;
 
 use crate::error::{ModelError, Result};
+use crate::gguf_scan::check_tensor_types;
 use crate::quant::{self, GgmlType};
 
 /// The most entries a `tokenizer.*` array may have (real vocabularies hold
@@ -54,11 +55,18 @@ impl GgufFile {
         // a concurrent truncation by another process is outside our control, as
         // for every mmap-based model loader.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| ModelError::io(path, e))?;
+        check_tensor_types(&map).map_err(|e| bad(format!("header: {e}")))?;
         let reader = BufReader::with_capacity(1 << 20, file);
         // Tokenizer arrays longer than any real vocabulary are not read in full.
-        let model = GGUFContainer::new(ByteOrder::LE, Box::new(reader), MAX_TOKENIZER_ARRAY)
-            .decode()
-            .map_err(|e| bad(format!("header: {e}")))?;
+        // The scan above removes the one panic known in gguf-rs; should the
+        // crate panic on another input, the file is refused all the same.
+        let decoded = std::panic::catch_unwind(move || {
+            GGUFContainer::new(ByteOrder::LE, Box::new(reader), MAX_TOKENIZER_ARRAY).decode()
+        });
+        let model = match decoded {
+            Ok(decoded) => decoded.map_err(|e| bad(format!("header: {e}")))?,
+            Err(_) => return Err(bad("header: the GGUF reader gave up on it".into())),
+        };
         let data_offset = model.data_offset() as usize;
         let mut tensors = HashMap::new();
         for t in model.tensors() {
@@ -203,6 +211,19 @@ mod tests {
         bytes.extend(8u32.to_le_bytes()); // of strings
         bytes.extend(len.to_le_bytes());
         bytes
+    }
+
+    /// Found by the fuzz campaign: gguf-rs reached `unreachable!` on type id 40.
+    #[test]
+    fn tensor_type_id_40_is_an_error_naming_the_tensor_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("count.gguf");
+        std::fs::write(&path, crate::gguf_scan::header_with_tensor(3, 40)).unwrap();
+        let error = GgufFile::open(&path).err().expect("refused").to_string();
+        assert!(
+            error.contains("count.gguf") && error.contains("tensor `w`"),
+            "{error}"
+        );
     }
 
     #[test]

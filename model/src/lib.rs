@@ -10,6 +10,7 @@ pub mod constrain;
 pub mod engine;
 pub mod error;
 pub mod gguf;
+mod gguf_scan;
 pub mod host;
 pub mod llama;
 pub mod lora;
