@@ -247,7 +247,7 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
                     Value::Null,
                 ));
             }
-            let plain_text = request.tools.is_empty() || options.tool_choice == ToolChoice::None;
+            let plain_text = !options.tool_choice.may_call(&request.tools);
             let reply = engine.chat(
                 &messages,
                 &request.tools,

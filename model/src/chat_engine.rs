@@ -14,6 +14,7 @@ use toolgrad_core::llm::{
 };
 
 use crate::chat::parse_reply;
+use crate::constrain::function_of;
 use crate::constrain::json_schema::json_constraint;
 use crate::constrain::python_calls::python_calls_constraint;
 use crate::constrain::tool_call::tool_call_constraint;
@@ -83,22 +84,20 @@ impl ToolChoice {
         })
     }
 
+    /// Whether the reply may hold tool calls: there are tools, and the choice is not `none`.
+    pub fn may_call(&self, tools: &[Value]) -> bool {
+        !tools.is_empty() && *self != Self::None
+    }
+
     /// The constraint this choice puts on the reply, if any.
     fn constraint(&self, tools: &[Value]) -> Result<Option<Box<dyn Constraint>>> {
-        let function_name = |t: &Value| {
-            t.get("function")
-                .unwrap_or(t)
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
         Ok(match self {
             Self::Auto | Self::None => None,
             Self::Required => Some(Box::new(tool_call_constraint(tools)?)),
             Self::Function(name) => {
                 let chosen: Vec<Value> = tools
                     .iter()
-                    .filter(|t| function_name(t).as_deref() == Some(name.as_str()))
+                    .filter(|t| function_of(t).get("name").and_then(Value::as_str) == Some(name))
                     .cloned()
                     .collect();
                 if chosen.is_empty() {
@@ -174,8 +173,9 @@ impl Engine {
             }
             (format, choice) => format.or(choice),
         };
+        let may_call = options.tool_choice.may_call(tools);
         let mut stop = options.stop.clone();
-        if options.tool_choice == ToolChoice::None && !tools.is_empty() {
+        if !may_call && !tools.is_empty() {
             stop.push("<tool_call>".into());
         }
         let prompt = self.template.render(messages, tools);
@@ -192,7 +192,7 @@ impl Engine {
             cancel: options.cancel.clone(),
         };
         let generation = self.generate(&ids, &params, constraint, on_text)?;
-        let (content, tool_calls) = if tools.is_empty() || options.tool_choice == ToolChoice::None {
+        let (content, tool_calls) = if !may_call {
             (Some(generation.text), Vec::new())
         } else {
             parse_reply(&generation.text)

@@ -37,6 +37,15 @@ pub struct GenerateParams {
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+impl GenerateParams {
+    /// Whether another thread asked this generation to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {
     /// End-of-turn token, a stop sequence, or a closed constraint.
@@ -256,11 +265,7 @@ impl Engine {
         self.check_context(prompt.len())?;
         let room = self.config.max_position_embeddings - prompt.len();
         let max_tokens = params.max_tokens.min(room);
-        if params
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
+        if params.is_cancelled() {
             return Err(ModelError::Cancelled);
         }
         let mut cache = KvCache::new(self.config.num_hidden_layers);
@@ -270,14 +275,8 @@ impl Engine {
         let mut emitted = 0usize;
         let mut completion = 0usize;
         let eos = self.tokenizer.eos_id;
-        let cancelled = || {
-            params
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(Ordering::Relaxed))
-        };
         let finish = loop {
-            if cancelled() {
+            if params.is_cancelled() {
                 return Err(ModelError::Cancelled);
             }
             if completion >= max_tokens {

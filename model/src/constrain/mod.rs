@@ -10,6 +10,12 @@ mod machine;
 pub mod python_calls;
 pub mod tool_call;
 
+/// The function object of a tool: OpenAI's `{"type": "function", "function":
+/// {...}}` or a bare function object.
+pub fn function_of(tool: &serde_json::Value) -> &serde_json::Value {
+    tool.get("function").unwrap_or(tool)
+}
+
 /// An incremental recogniser over output bytes.
 pub trait Constraint: Send {
     /// Consumes one byte; `false` when it cannot continue (the state is then

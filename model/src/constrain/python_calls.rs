@@ -17,7 +17,7 @@ pub fn python_calls_constraint(functions: &[Value]) -> Result<Machine> {
     let mut grammar = Grammar::new(Dialect::Python);
     let mut sigs = Vec::new();
     for (i, f) in functions.iter().enumerate() {
-        let f = f.get("function").unwrap_or(f);
+        let f = super::function_of(f);
         let name = f
             .get("name")
             .and_then(Value::as_str)

@@ -50,7 +50,7 @@ pub fn tool_call_constraint(tools: &[Value]) -> Result<ToolCallConstraint> {
     }
     let mut callables = Vec::with_capacity(tools.len());
     for (i, tool) in tools.iter().enumerate() {
-        let function = tool.get("function").unwrap_or(tool);
+        let function = super::function_of(tool);
         let name = function
             .get("name")
             .and_then(Value::as_str)
