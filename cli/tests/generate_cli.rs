@@ -8,33 +8,17 @@ use std::time::{Duration, Instant};
 
 use toolgrad_generate::mock_llm::{serve, MockOptions};
 
-const TOOLGRAD: &str = env!("CARGO_BIN_EXE_toolgrad");
+mod common;
 
-fn generate_command(config: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut command = Command::new(TOOLGRAD);
-    command
-        .args(["generate", "--quiet", "--config"])
-        .arg(config)
-        .arg("--out")
-        .arg(out)
-        .args(extra);
-    command
-}
+use common::{generate_command, run_blocking, TOOLGRAD};
 
 fn generate(config: &Path, out: &Path) -> std::process::Output {
     generate_command(config, out, &[]).output().unwrap()
 }
 
 /// `generate` off the async runtime, so the in-process mock keeps serving.
-async fn generate_blocking(
-    config: &Path,
-    out: &Path,
-    extra: &'static [&'static str],
-) -> std::process::Output {
-    let mut command = generate_command(config, out, extra);
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
+async fn generate_blocking(config: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    run_blocking(generate_command(config, out, extra)).await
 }
 
 fn verify(dataset: &Path) -> std::process::Output {
