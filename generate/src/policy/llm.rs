@@ -214,6 +214,7 @@ impl Proposer for LlmPolicy {
                     instruction,
                     apis,
                     source_chain: None,
+                    plan_step: None,
                 });
             }
             Ok(ProposalSet {

@@ -3,9 +3,13 @@
 //! ([`rule`]): proposer, executor, selector (the textual gradient) and inverse
 //! predictor. Also the data they exchange, which the trace records.
 
+pub mod intents;
 pub mod llm;
 mod phrasing;
+pub mod plan;
+mod request;
 pub mod rule;
+pub mod surface;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,6 +29,9 @@ pub struct Proposal {
     /// The chain whose results the rule policy means to reuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_chain: Option<String>,
+    /// The rule policy's plan step this proposal carries out ([`intents`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_step: Option<String>,
 }
 
 /// The proposer's answer.

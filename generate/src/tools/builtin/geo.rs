@@ -3,8 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::spec::{req, round, Args, Builtin, Ty};
-use super::{City, Env};
+use super::spec::{opt, req, round, Args, Builtin, Ty};
+
+const DISTANCE_UNITS: &[&str] = &["km", "mi", "nmi"];
+use super::Env;
 
 pub const TOOLS: &[Builtin] = &[
     Builtin {
@@ -32,6 +34,7 @@ pub const TOOLS: &[Builtin] = &[
         params: &[
             req("city_a", Ty::Str, "city", "First city."),
             req("city_b", Ty::Str, "city", "Second city."),
+            opt("unit", Ty::Enum(DISTANCE_UNITS), "length_unit", "Unit of the result (default km)."),
         ],
         outputs: &[("distance", "length"), ("unit", "length_unit")],
         asks: &["find out how far {city_a} is from {city_b}", "tell me the distance between {city_a} and {city_b}"],
@@ -106,17 +109,24 @@ fn city_info(env: &Env, args: &Args) -> Result<Value, String> {
     }))
 }
 
-fn distance(a: &City, b: &City) -> f64 {
-    round(
-        haversine_km(a.latitude, a.longitude, b.latitude, b.longitude),
-        1,
-    )
-}
-
 fn distance_between_cities(env: &Env, args: &Args) -> Result<Value, String> {
     let a = env.city(args.str("city_a")?)?;
     let b = env.city(args.str("city_b")?)?;
-    Ok(json!({ "city_a": a.name, "city_b": b.name, "distance": distance(a, b), "unit": "km" }))
+    let unit = args.opt_str("unit")?.unwrap_or("km");
+    let km_per_unit = match unit {
+        "km" => 1.0,
+        "mi" => 1.609_344,
+        "nmi" => 1.852,
+        other => {
+            return Err(format!(
+                "argument `unit` must be km, mi or nmi, got `{other}`"
+            ))
+        }
+    };
+    let km = haversine_km(a.latitude, a.longitude, b.latitude, b.longitude);
+    Ok(
+        json!({ "city_a": a.name, "city_b": b.name, "distance": round(km / km_per_unit, 1), "unit": unit }),
+    )
 }
 
 fn distance_between_coordinates(_: &Env, args: &Args) -> Result<Value, String> {

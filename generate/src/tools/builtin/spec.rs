@@ -138,6 +138,13 @@ impl Args<'_> {
             .ok_or_else(|| format!("argument `{name}` must be an integer"))
     }
 
+    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.str(name).map(Some),
+        }
+    }
+
     pub fn opt_i64(&self, name: &str) -> Result<Option<i64>, String> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::spec::{req, Args, Builtin, Ty};
+use super::spec::{opt, req, Args, Builtin, Ty};
 use super::Env;
 
 const CASES: &[&str] = &["upper", "lower", "title"];
@@ -85,7 +85,15 @@ pub const TOOLS: &[Builtin] = &[
         name: "top_words",
         domain: "text",
         description: "The most frequent words of a text (ignoring common stop words).",
-        params: &[req("text", Ty::Str, "text", "The text to analyse.")],
+        params: &[
+            req("text", Ty::Str, "text", "The text to analyse."),
+            opt(
+                "limit",
+                Ty::Int,
+                "word_limit",
+                "How many words to return, 1 to 20 (default 5).",
+            ),
+        ],
         outputs: &[("top[].word", "search_term")],
         asks: &[
             "find the most frequent words in \"{text}\"",
@@ -186,6 +194,15 @@ fn change_case(_: &Env, args: &Args) -> Result<Value, String> {
 
 fn top_words(_: &Env, args: &Args) -> Result<Value, String> {
     let text = args.str("text")?;
+    let limit = match args.opt_i64("limit")? {
+        None => 5,
+        Some(n @ 1..=20) => n as usize,
+        Some(n) => {
+            return Err(format!(
+                "argument `limit` must be between 1 and 20, got {n}"
+            ))
+        }
+    };
     let mut counts: Vec<(String, usize)> = Vec::new();
     for word in words(text) {
         let word = word.to_lowercase();
@@ -204,7 +221,7 @@ fn top_words(_: &Env, args: &Args) -> Result<Value, String> {
     counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     let top: Vec<Value> = counts
         .into_iter()
-        .take(5)
+        .take(limit)
         .map(|(word, count)| json!({ "word": word, "count": count }))
         .collect();
     Ok(json!({ "top": top }))
