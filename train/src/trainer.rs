@@ -271,6 +271,24 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
     let mut last_loss = None;
     let mut read_tokens = 0usize;
     let loop_started = Instant::now();
+    let report =
+        |steps: usize, final_loss: Option<f64>, eval_loss: Option<f64>, tokens_per_s: f64| {
+            TrainReport {
+                model: request.model.clone(),
+                data: request.data.clone(),
+                method: config.method,
+                steps,
+                resumed_from,
+                train: train_stats.clone(),
+                eval: eval_stats.clone(),
+                trainable_params,
+                total_params,
+                final_loss,
+                eval_loss,
+                tokens_per_s,
+                seconds: started.elapsed().as_secs_f64(),
+            }
+        };
     for step in start..plan.total {
         let step_started = Instant::now();
         let micro: Vec<Vec<&Encoded>> = plan
@@ -370,21 +388,8 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
         }
         if stopping {
             bar.abandon();
-            return Ok(TrainReport {
-                model: request.model.clone(),
-                data: request.data.clone(),
-                method: config.method,
-                steps: done,
-                resumed_from,
-                train: train_stats,
-                eval: eval_stats,
-                trainable_params,
-                total_params,
-                final_loss: last_loss,
-                eval_loss: None,
-                tokens_per_s: read_tokens as f64 / loop_started.elapsed().as_secs_f64().max(1e-9),
-                seconds: started.elapsed().as_secs_f64(),
-            });
+            let seconds = loop_started.elapsed().as_secs_f64().max(1e-9);
+            return Ok(report(done, last_loss, None, read_tokens as f64 / seconds));
         }
     }
     bar.finish();
@@ -418,21 +423,12 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
         export(model.valid(), &request.out, &spec)?;
     }
     let trained_seconds = loop_started.elapsed().as_secs_f64();
-    let report = TrainReport {
-        model: request.model.clone(),
-        data: request.data.clone(),
-        method: config.method,
-        steps: plan.total,
-        resumed_from,
-        train: train_stats,
-        eval: eval_stats,
-        trainable_params,
-        total_params,
+    let report = report(
+        plan.total,
         final_loss,
         eval_loss,
-        tokens_per_s: read_tokens as f64 / trained_seconds.max(1e-9),
-        seconds: started.elapsed().as_secs_f64(),
-    };
+        read_tokens as f64 / trained_seconds.max(1e-9),
+    );
     let path = request.out.join("train.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| TrainError::Checkpoint {
         path: path.clone(),
