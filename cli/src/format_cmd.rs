@@ -1,7 +1,7 @@
-//! `toolgrad format` and `toolgrad report dataset`: thin wrappers over
-//! `toolgrad-format`.
+//! `toolgrad format`, `toolgrad report dataset` (over `toolgrad-format`) and
+//! `toolgrad report generation` (over `toolgrad_generate::report`): thin wrappers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -34,6 +34,15 @@ pub enum ReportCommand {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Also write `datasets.md` and `datasets.csv` here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// One cost and pass-rate row per generate run (ToolGrad or DFS), as markdown and CSV.
+    Generation {
+        /// `toolgrad generate` output directories.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Also write `generation.md`, `generation.csv` and the bar chart `generation.png` here.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -91,9 +100,38 @@ pub fn format(args: FormatArgs) -> Result<ExitCode> {
 }
 
 pub fn report(command: ReportCommand) -> Result<ExitCode> {
-    let ReportCommand::Dataset { dirs, out } = command;
+    match command {
+        ReportCommand::Dataset { dirs, out } => report_datasets(&dirs, out.as_deref()),
+        ReportCommand::Generation { runs, out } => report_generation(&runs, out.as_deref()),
+    }
+}
+
+fn write(out: &Path, file: &str, text: &str) -> Result<()> {
+    let path = out.join(file);
+    toolgrad_core::fsutil::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn report_generation(runs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
+    use toolgrad_generate::report;
+    let rows = runs
+        .iter()
+        .map(|dir| report::describe(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let table = report::markdown(&rows);
+    print!("{table}");
+    if let Some(out) = out {
+        write(out, "generation.md", &table)?;
+        write(out, "generation.csv", &report::csv(&rows))?;
+        report::chart::bar_chart(&rows, &out.join("generation.png"))?;
+        eprintln!("written: {}/generation.{{md,csv,png}}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_datasets(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
     let mut rows = Vec::new();
-    for dir in &dirs {
+    for dir in dirs {
         let samples = read_samples(dir)?;
         let name = dir
             .file_name()
@@ -104,11 +142,8 @@ pub fn report(command: ReportCommand) -> Result<ExitCode> {
     let table = markdown(&rows);
     print!("{table}");
     if let Some(out) = out {
-        for (file, text) in [("datasets.md", table), ("datasets.csv", csv(&rows))] {
-            let path = out.join(file);
-            toolgrad_core::fsutil::write_atomic(&path, text.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
+        write(out, "datasets.md", &table)?;
+        write(out, "datasets.csv", &csv(&rows))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use toolgrad_generate::config::GenerateConfig;
+use toolgrad_generate::config::{GenerateConfig, Method};
 use toolgrad_generate::tools::builtin::BuiltinSource;
 use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
 use toolgrad_generate::validate::Validator;
@@ -23,6 +23,10 @@ pub struct GenerateArgs {
     /// Override the config's number of seeds.
     #[arg(long)]
     num_seeds: Option<u64>,
+    /// Override the config's method: `toolgrad` (answer-first) or `dfs` (the
+    /// query-first baseline, ToolBench's DFSDT, settings in `[dfs]`).
+    #[arg(long)]
+    method: Option<Method>,
     /// Replay recorded LLM replies only; no LLM is contacted. With a recorded
     /// run directory, its cache is replayed; a reply it lacks fails the command.
     #[arg(long, value_name = "RECORDED_RUN")]
@@ -73,6 +77,10 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
         }
         config.num_seeds = n;
     }
+    if let Some(method) = args.method {
+        config.method = method;
+        config.check(&args.config)?;
+    }
     if let Some(recorded) = &args.replay {
         config.cache.mode = toolgrad_generate::config::CacheMode::Replay;
         if let Some(recorded) = recorded {
@@ -91,9 +99,9 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     toolgrad_generate::provenance::record(&config, &args.out, args.force_config)?;
     let summary = runtime()?.block_on(async {
-        let engine = Arc::new(toolgrad_generate::setup::engine(&config, &args.out).await?);
+        let generator = toolgrad_generate::setup::generator(&config, &args.out).await?;
         toolgrad_generate::run::run(
-            engine,
+            generator,
             &config.seeds(),
             config.concurrency,
             &args.out,
@@ -102,7 +110,8 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
         .await
     })?;
     eprintln!(
-        "{} seeds: {} accepted, {} failed ({} resumed) · {:.1} steps and {:.1} chains per sample · {} LLM calls · ${:.4} · {:.1} s",
+        "{}: {} seeds: {} accepted, {} failed ({} resumed) · {:.1} steps and {:.1} chains per sample · {} LLM calls · ${:.4} · {:.1} s",
+        summary.method,
         summary.seeds,
         summary.accepted,
         summary.failed,

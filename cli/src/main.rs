@@ -4,6 +4,7 @@ mod eval_cmd;
 mod format_cmd;
 mod generate_cmd;
 mod model_cmd;
+mod run_cmd;
 mod serve_cmd;
 mod train_cmd;
 
@@ -36,7 +37,7 @@ enum Command {
     Format(format_cmd::FormatArgs),
     /// Fine-tune the local model on SFT JSONL (full or LoRA), resumable.
     Train(train_cmd::TrainArgs),
-    /// Tables about datasets.
+    /// Tables about datasets and generation runs.
     #[command(subcommand)]
     Report(format_cmd::ReportCommand),
     /// Re-execute every step of a generated dataset and report the pass rate.
@@ -52,6 +53,8 @@ enum Command {
     Model(model_cmd::ModelCommand),
     /// Serve the local model over an OpenAI-compatible HTTP API on 127.0.0.1.
     Serve(serve_cmd::ServeArgs),
+    /// Run a whole experiment from one config: generate → verify → format → train → eval → report, cached and resumable.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Eval(command) => eval_cmd::run(command),
         Command::Model(command) => model_cmd::run(command),
         Command::Serve(args) => serve_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! The TOML run config of `toolgrad generate` (see `configs/generate-*.toml`):
-//! loop settings, which policy plays each role, the LLM behind each role,
-//! tool sources, call limits, the record/replay cache and the validator.
+//! the method (ToolGrad or the DFS baseline), loop and search settings, which
+//! policy plays each role, the LLM behind each role, tool sources, call
+//! limits, the record/replay cache and the validator.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,75 @@ use toolgrad_core::seconds;
 use crate::engine::LoopConfig;
 use crate::error::{GenerateError, Result};
 use crate::validate::ValidatorConfig;
+
+/// Which generator a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The answer-first loop ([`crate::engine`]).
+    #[default]
+    Toolgrad,
+    /// The query-first baseline, ToolBench's DFSDT ([`crate::dfs`]).
+    Dfs,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Toolgrad => "toolgrad",
+            Method::Dfs => "dfs",
+        }
+    }
+
+    fn is_toolgrad(&self) -> bool {
+        *self == Method::Toolgrad
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "toolgrad" => Ok(Method::Toolgrad),
+            "dfs" => Ok(Method::Dfs),
+            other => Err(format!(
+                "unknown method `{other}` (expected `toolgrad` or `dfs`)"
+            )),
+        }
+    }
+}
+
+/// `[dfs]`: the search limits of the DFS baseline (ToolBench's DFSDT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DfsConfig {
+    /// Children tried per node before backtracking (ToolBench's `tree_beam_size`).
+    pub width: usize,
+    /// Solver replies per chain, root to leaf, each one function call (a tool
+    /// or `Finish`). ToolBench counts 12 tree nodes, and a function-calling
+    /// reply makes 2 (action and its input), or 3 with a thought.
+    pub max_depth: usize,
+    /// Solver LLM calls per query (ToolBench passes 200); query writing and
+    /// judging are counted but not limited by it.
+    pub max_llm_calls: u64,
+}
+
+impl Default for DfsConfig {
+    fn default() -> Self {
+        Self {
+            width: 2,
+            max_depth: 6,
+            max_llm_calls: 60,
+        }
+    }
+}
 
 /// Which implementation plays a role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,7 +202,19 @@ pub struct LlmConfig {
     pub selector: Option<LlmSettings>,
     #[serde(default)]
     pub inverse: Option<LlmSettings>,
+    /// The DFS baseline's query writer, solver and judge (left out of the
+    /// serialised config when unset, so older run hashes stay valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_writer: Option<LlmSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solver: Option<LlmSettings>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<LlmSettings>,
 }
+
+/// The LLM roles of each method, as `[llm.<role>]` names them.
+pub const TOOLGRAD_ROLES: [&str; 4] = ["proposer", "executor", "selector", "inverse"];
+pub const DFS_ROLES: [&str; 3] = ["query_writer", "solver", "judge"];
 
 impl LlmConfig {
     pub fn for_role(&self, role: &str) -> LlmSettings {
@@ -140,6 +222,9 @@ impl LlmConfig {
             "proposer" => &self.proposer,
             "executor" => &self.executor,
             "selector" => &self.selector,
+            "query_writer" => &self.query_writer,
+            "solver" => &self.solver,
+            "judge" => &self.judge,
             _ => &self.inverse,
         };
         table
@@ -232,6 +317,10 @@ pub struct CacheConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateConfig {
+    /// `toolgrad` (default) or `dfs`; left out of the serialised config when
+    /// default, so the hashes of older runs stay valid.
+    #[serde(default, skip_serializing_if = "Method::is_toolgrad")]
+    pub method: Method,
     #[serde(default = "one")]
     pub seed_start: u64,
     pub num_seeds: u64,
@@ -258,6 +347,9 @@ pub struct GenerateConfig {
     pub cache: CacheConfig,
     #[serde(default)]
     pub validator: ValidatorConfig,
+    /// `[dfs]`; unset means the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dfs: Option<DfsConfig>,
 }
 
 fn one() -> u64 {
@@ -297,7 +389,9 @@ impl GenerateConfig {
         Ok(config)
     }
 
-    fn check(&self, path: &Path) -> Result<()> {
+    /// Checks the settings together; [`GenerateConfig::parse`] calls it, and
+    /// so must a caller that changes fields afterwards (`--method`).
+    pub fn check(&self, path: &Path) -> Result<()> {
         let fail = |m: &str| Err(GenerateError::config(path, m));
         if self.num_seeds == 0 {
             return fail("`num_seeds` must be at least 1");
@@ -317,7 +411,14 @@ impl GenerateConfig {
                 "`limits.tool_timeout_s` must be a positive number of seconds (at most 1e9)",
             );
         }
-        for role in ["proposer", "executor", "selector", "inverse"] {
+        let dfs = self.dfs_config();
+        if self.method == Method::Dfs && (dfs.width == 0 || dfs.max_depth == 0) {
+            return fail("`dfs.width` and `dfs.max_depth` must be at least 1");
+        }
+        if self.method == Method::Dfs && dfs.max_llm_calls == 0 {
+            return fail("`dfs.max_llm_calls` must be at least 1");
+        }
+        for role in TOOLGRAD_ROLES.iter().chain(&DFS_ROLES) {
             let settings = self.llm.for_role(role);
             if settings.timeout_s.is_some_and(|s| !positive_seconds(s)) {
                 return Err(GenerateError::config(
@@ -325,12 +426,14 @@ impl GenerateConfig {
                     format!("`timeout_s` of role `{role}` must be a positive number of seconds (at most 1e9)"),
                 ));
             }
-            let is_llm = match role {
-                "proposer" => self.policy.proposer,
-                "executor" => self.policy.executor,
-                "selector" => self.policy.selector,
-                _ => self.policy.inverse,
-            } == PolicyKind::Llm;
+            let is_llm = match (self.method, *role) {
+                (Method::Dfs, role) => DFS_ROLES.contains(&role),
+                (Method::Toolgrad, "proposer") => self.policy.proposer == PolicyKind::Llm,
+                (Method::Toolgrad, "executor") => self.policy.executor == PolicyKind::Llm,
+                (Method::Toolgrad, "selector") => self.policy.selector == PolicyKind::Llm,
+                (Method::Toolgrad, "inverse") => self.policy.inverse == PolicyKind::Llm,
+                (Method::Toolgrad, _) => false,
+            };
             let openai = settings.backend.unwrap_or(Backend::Openai) == Backend::Openai;
             if is_llm && openai && (settings.base_url.is_none() || settings.model.is_none()) {
                 return Err(GenerateError::config(
@@ -349,6 +452,15 @@ impl GenerateConfig {
             max_iter: self.max_iter,
             gradient_memory: self.gradient_memory,
         }
+    }
+
+    pub fn dfs_config(&self) -> DfsConfig {
+        self.dfs.unwrap_or_default()
+    }
+
+    /// Whether any LLM is asked (so replies are cached).
+    pub fn uses_llm(&self) -> bool {
+        self.method == Method::Dfs || self.policy.uses_llm()
     }
 
     pub fn seeds(&self) -> Vec<u64> {
@@ -397,6 +509,58 @@ mod tests {
         assert!(err.to_string().contains("num_apiz"), "{err}");
         let err = GenerateConfig::parse("num_seeds = 1\n[policy]\nproposer = \"llm\"\nexecutor = \"rule\"\nselector = \"rule\"\ninverse = \"rule\"", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("llm.base_url"), "{err}");
+    }
+
+    #[test]
+    fn the_dfs_method_has_its_own_table_roles_and_checks() {
+        let llm = "[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\n";
+        let text = format!("method = \"dfs\"\nnum_seeds = 2\n[dfs]\nwidth = 3\n{llm}[llm.judge]\nmodel = \"judge\"\n");
+        let config = GenerateConfig::parse(&text, Path::new("d.toml")).unwrap();
+        assert_eq!(config.method, Method::Dfs);
+        assert!(config.uses_llm());
+        let dfs = config.dfs_config();
+        assert_eq!((dfs.width, dfs.max_depth, dfs.max_llm_calls), (3, 6, 60));
+        assert_eq!(config.llm.for_role("judge").model.as_deref(), Some("judge"));
+        assert_eq!(config.llm.for_role("solver").model.as_deref(), Some("m"));
+
+        // The DFS roles need an endpoint; the ToolGrad policy table does not matter.
+        let err = GenerateConfig::parse("method = \"dfs\"\nnum_seeds = 1\n", Path::new("d.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("query_writer") && err.contains("llm.base_url"),
+            "{err}"
+        );
+        for (table, field) in [
+            ("width = 0", "dfs.width"),
+            ("max_llm_calls = 0", "dfs.max_llm_calls"),
+        ] {
+            let text = format!("method = \"dfs\"\nnum_seeds = 1\n[dfs]\n{table}\n{llm}");
+            let err = GenerateConfig::parse(&text, Path::new("d.toml")).unwrap_err();
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = GenerateConfig::parse("method = \"bfs\"\nnum_seeds = 1\n", Path::new("d.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("method"), "{err}");
+        assert_eq!("dfs".parse::<Method>(), Ok(Method::Dfs));
+        assert!("x"
+            .parse::<Method>()
+            .unwrap_err()
+            .contains("`toolgrad` or `dfs`"));
+    }
+
+    #[test]
+    fn a_toolgrad_config_serialises_without_the_new_fields() {
+        // Older run directories hash these serialisations: new fields at their
+        // defaults must not appear in them.
+        let config = GenerateConfig::parse("num_seeds = 1", Path::new("t.toml")).unwrap();
+        let value = serde_json::to_value(&config).unwrap();
+        for key in ["method", "dfs"] {
+            assert!(value.get(key).is_none(), "{key} in {value}");
+        }
+        for key in DFS_ROLES {
+            assert!(value["llm"].get(key).is_none(), "llm.{key} in {value}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::config::Method;
 use crate::policy::{Context, Counters, Gradient, ProposalSet, Report, Roles};
 use crate::tools::ToolBox;
 use crate::validate::Validator;
@@ -53,14 +54,19 @@ pub struct IterationTrace {
     pub rewrote_query: bool,
 }
 
-/// Per-seed accounting, saved as `metadata/<seed>.json`.
+/// Per-seed accounting, saved as `metadata/<seed>.json`; both methods write it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SeedMetadata {
     pub seed: u64,
+    /// Which generator made the seed (absent in older files: ToolGrad).
+    #[serde(default)]
+    pub method: Method,
     pub accepted: bool,
     pub failure: Option<String>,
+    /// ToolGrad: loop iterations. DFS: tree expansions (solver replies).
     pub iterations: u64,
     pub num_apis: usize,
+    /// ToolGrad: proposals per iteration. DFS: the tree width.
     pub num_proposals: usize,
     pub num_chains: usize,
     pub num_steps: usize,
@@ -76,10 +82,10 @@ pub struct SeedMetadata {
     pub agentic_query_error: Option<String>,
 }
 
-/// A finished session.
-pub struct SeedOutcome {
+/// A finished session; `T` is the method's trace (ToolGrad: its iterations).
+pub struct SeedOutcome<T = Vec<IterationTrace>> {
     pub workflow: Option<Workflow>,
-    pub trace: Vec<IterationTrace>,
+    pub trace: T,
     pub metadata: SeedMetadata,
 }
 
@@ -146,6 +152,7 @@ impl Engine {
         }
         let metadata = SeedMetadata {
             seed,
+            method: Method::Toolgrad,
             accepted,
             failure: (!accepted).then(|| "every iteration failed: empty data sample".to_owned()),
             iterations: self.config.max_iter,

@@ -4,11 +4,14 @@
 //! Data flows [`tools`] → [`engine`] (one seed: sample APIs → propose →
 //! execute → select, the textual gradient → update → inverse-predict) →
 //! [`run`] (many seeds, resumable output) → [`verify`] (re-execution).
-//! [`policy`] holds the roles, rule-based and LLM-backed.
+//! [`policy`] holds the roles, rule-based and LLM-backed. [`dfs`] is the
+//! query-first baseline (ToolBench's DFSDT) over the same tools, driven by the
+//! same [`run`]; [`report`] compares runs of both.
 
 pub mod catalog;
 pub mod config;
 pub mod derived;
+pub mod dfs;
 pub mod engine;
 pub mod error;
 pub mod llm;
@@ -16,6 +19,7 @@ pub mod llm;
 pub mod mock_llm;
 pub mod policy;
 pub mod provenance;
+pub mod report;
 pub mod run;
 pub mod setup;
 pub mod store;

@@ -1,5 +1,6 @@
 //! Test doubles only (feature `test-support`): a scripted LLM that answers
-//! every role of the loop deterministically from the request alone, served
+//! every role of the loop, and of the DFS baseline (query writer, solver,
+//! judge), deterministically from the request alone, served
 //! either in-process ([`ScriptedLlm`], a [`ChatModel`]) or over HTTP on
 //! 127.0.0.1 ([`serve`]) with a fixed latency and injectable faults, or as a
 //! hostile endpoint that rotates through malformed replies ([`HostileReply`]).
@@ -54,12 +55,15 @@ fn strings(schema: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The names of the loop's structured outputs.
-const STRUCTURED: [&str; 4] = [
+/// The names of the structured outputs of the loop and of the DFS baseline.
+const STRUCTURED: [&str; 7] = [
     "ApiProposalAll",
     "ApiSelection",
     "WorkflowQueryResponse",
     "AgenticQuery",
+    crate::dfs::query::OUTPUT,
+    crate::dfs::judge::CHECK,
+    crate::dfs::judge::PARSE,
 ];
 
 /// The scripted reply to a request: `(content, tool_calls)`.
@@ -85,6 +89,13 @@ pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) 
             };
             return (None, vec![call]);
         }
+    }
+    let finish = request
+        .tools
+        .iter()
+        .any(|t| t["function"]["name"] == crate::dfs::search::FINISH);
+    if finish {
+        return solver_turn(request, seed);
     }
     executor_turn(request, seed)
 }
@@ -115,6 +126,20 @@ fn structured(name: &str, schema: &Value, seed: u64) -> Value {
             })
         }
         "AgenticQuery" => json!({"query": format!("Scripted agentic query #{}", seed % 1000)}),
+        crate::dfs::query::OUTPUT => {
+            let names = strings(&schema["properties"]["related_apis"]["items"]["enum"]);
+            let picked: Vec<&String> = (0..2.min(names.len()))
+                .map(|i| &names[(seed as usize + i) % names.len()])
+                .collect();
+            let listed: Vec<&str> = picked.iter().map(|n| n.as_str()).collect();
+            json!({
+                "query": format!("Scripted DFS query #{}: use {}.", seed % 1000, listed.join(" and ")),
+                "related_apis": picked,
+            })
+        }
+        crate::dfs::judge::CHECK | crate::dfs::judge::PARSE => {
+            json!({"reason": "Scripted judgement.", "answer_status": "Solved"})
+        }
         _ => json!({
             "query": format!("Scripted query #{}", seed % 1000),
             "response": "Scripted response.",
@@ -128,6 +153,111 @@ fn executor_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolC
     let Some(tool) = request.tools.first().filter(|_| !answered) else {
         return (Some("Done.".into()), Vec::new());
     };
+    (None, vec![placeholder_call(tool, seed)])
+}
+
+/// Whether a tool reply the DFS solver saw reports a failure (`{"error": "..."}`).
+fn failed(observation: &str) -> bool {
+    serde_json::from_str::<Value>(observation)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(|e| !e.is_empty()))
+        .unwrap_or(false)
+}
+
+/// The DFS solver: calls, in order, the offered tools that the query names
+/// (else one chosen by the request's hash), skipping those the diversity
+/// prompt lists as tried; gives up and restarts after a failed call; once
+/// every planned tool has succeeded, `Finish`es with an answer quoting the
+/// last observation.
+fn solver_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolCall>) {
+    let content = |m: &toolgrad_core::llm::ChatMessage| m.content.clone().unwrap_or_default();
+    let query = request
+        .messages
+        .iter()
+        .find(|m| m.role == "user")
+        .map(content)
+        .unwrap_or_default();
+    let tried = request
+        .messages
+        .last()
+        .filter(|m| m.role == "user")
+        .map(content)
+        .filter(|c| c.starts_with("This is not the first time"))
+        .unwrap_or_default();
+    let tools: Vec<&Value> = request
+        .tools
+        .iter()
+        .filter(|t| t["function"]["name"] != crate::dfs::search::FINISH)
+        .collect();
+    let name = |t: &Value| {
+        t["function"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut plan: Vec<(usize, &Value)> = tools
+        .iter()
+        .filter_map(|t| query.find(&name(t)).map(|at| (at, *t)))
+        .collect();
+    plan.sort_by_key(|(at, _)| *at);
+    if plan.is_empty() && !tools.is_empty() {
+        plan.push((0, tools[seed as usize % tools.len()]));
+    }
+    // (tool, succeeded) for every call so far, from the history.
+    let mut called: Vec<(String, bool)> = Vec::new();
+    let mut pending = None;
+    for message in &request.messages {
+        if let Some(call) = message.tool_calls.first() {
+            pending = Some(call.function.name.clone());
+        }
+        if message.role == "tool" {
+            let ok = !failed(message.content.as_deref().unwrap_or_default());
+            called.push((pending.take().unwrap_or_default(), ok));
+        }
+    }
+    let finish = |arguments: Value| {
+        let call = ToolCall {
+            id: format!("call_{}", seed % 10_000),
+            kind: "function".into(),
+            function: FunctionCall {
+                name: crate::dfs::search::FINISH.to_owned(),
+                arguments: arguments.to_string(),
+            },
+        };
+        (Some("Scripted thought.".to_owned()), vec![call])
+    };
+    let give_up = || finish(json!({"return_type": "give_up_and_restart"}));
+    if called.last().is_some_and(|(_, ok)| !ok) {
+        return give_up();
+    }
+    let next = plan.iter().map(|(_, t)| *t).find(|t| {
+        let n = name(t);
+        !called.iter().any(|(c, _)| *c == n) && !tried.contains(&format!("\"name\": \"{n}\""))
+    });
+    match next {
+        Some(tool) => (
+            Some("Scripted thought.".to_owned()),
+            vec![placeholder_call(tool, seed)],
+        ),
+        None if called.is_empty() => give_up(),
+        None => {
+            let last = request
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == "tool")
+                .map(content)
+                .unwrap_or_default();
+            let quoted: String = last.chars().take(200).collect();
+            finish(
+                json!({"return_type": "give_answer", "final_answer": format!("Scripted answer: {quoted}")}),
+            )
+        }
+    }
+}
+
+/// A call of `tool` with a placeholder for every required argument.
+fn placeholder_call(tool: &Value, seed: u64) -> ToolCall {
     let function = &tool["function"];
     let params = &function["parameters"];
     let args: serde_json::Map<String, Value> = strings(&params["required"])
@@ -137,15 +267,14 @@ fn executor_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolC
             (name, value)
         })
         .collect();
-    let call = ToolCall {
+    ToolCall {
         id: format!("call_{}", seed % 10_000),
         kind: "function".into(),
         function: FunctionCall {
             name: function["name"].as_str().unwrap_or_default().to_owned(),
             arguments: Value::Object(args).to_string(),
         },
-    };
-    (None, vec![call])
+    }
 }
 
 fn usage(request: &ChatRequest) -> Usage {

@@ -1,4 +1,5 @@
-//! Many seeds at once, with output that survives `kill -9`.
+//! Many seeds at once, with output that survives `kill -9`, for either
+//! method behind [`Generator`].
 //!
 //! Layout of an output directory:
 //! - `data/<seed>.json`: the accepted workflow (reference layout);
@@ -16,18 +17,80 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use toolgrad_core::fsutil::write_atomic;
 
-use crate::engine::{Engine, SeedMetadata};
+use crate::config::Method;
+use crate::dfs::DfsTrace;
+use crate::engine::{Engine, IterationTrace, SeedMetadata, SeedOutcome};
 use crate::error::{GenerateError, Result};
+use crate::tools::ToolBox;
 use crate::workflow::Workflow;
+
+/// A seed's trace as `trace/<seed>.json` holds it: ToolGrad's iterations (an
+/// array, the layout of older runs) or the DFS search (an object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SeedTrace {
+    Toolgrad(Vec<IterationTrace>),
+    Dfs(Box<DfsTrace>),
+}
+
+impl SeedTrace {
+    /// The reasons in this trace that a replay had no recorded reply.
+    pub fn replay_misses(&self) -> Vec<String> {
+        let reasons: Vec<&String> = match self {
+            SeedTrace::Toolgrad(trace) => {
+                trace.iter().filter_map(|t| t.early_next.as_ref()).collect()
+            }
+            SeedTrace::Dfs(trace) => trace.failure.iter().collect(),
+        };
+        reasons
+            .into_iter()
+            .filter(|reason| reason.contains(crate::llm::REPLAY_MISS))
+            .cloned()
+            .collect()
+    }
+}
+
+/// One method's generator: what [`run`] drives, one seed at a time.
+pub trait Generator: Send + Sync {
+    fn method(&self) -> Method;
+    /// The tools the method samples from (written to `tools.json`).
+    fn toolbox(&self) -> &ToolBox;
+    fn generate(&self, seed: u64) -> BoxFuture<'_, SeedOutcome<SeedTrace>>;
+}
+
+impl Generator for Engine {
+    fn method(&self) -> Method {
+        Method::Toolgrad
+    }
+
+    fn toolbox(&self) -> &ToolBox {
+        &self.toolbox
+    }
+
+    fn generate(&self, seed: u64) -> BoxFuture<'_, SeedOutcome<SeedTrace>> {
+        Box::pin(async move {
+            let outcome = self.run_seed(seed).await;
+            SeedOutcome {
+                workflow: outcome.workflow,
+                trace: SeedTrace::Toolgrad(outcome.trace),
+                metadata: outcome.metadata,
+            }
+        })
+    }
+}
 
 /// Totals of a run, saved as `summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// Absent in older files: ToolGrad.
+    #[serde(default)]
+    pub method: Method,
     pub seeds: usize,
     pub accepted: usize,
     pub failed: usize,
@@ -76,7 +139,7 @@ fn read_metadata(out: &Path, seed: u64) -> Option<SeedMetadata> {
 /// Runs every seed not already done, `concurrency` at a time, then rebuilds
 /// `dataset.jsonl` and `summary.json`.
 pub async fn run(
-    engine: Arc<Engine>,
+    generator: Arc<dyn Generator>,
     seeds: &[u64],
     concurrency: usize,
     out: &Path,
@@ -90,7 +153,7 @@ pub async fn run(
         std::fs::create_dir_all(&dir).map_err(|e| GenerateError::io(&dir, e))?;
         remove_stale_temp_files(&dir);
     }
-    crate::catalog::write(out, &engine.toolbox)?;
+    crate::catalog::write(out, generator.toolbox())?;
     let pending: Vec<u64> = seeds
         .iter()
         .copied()
@@ -101,9 +164,9 @@ pub async fn run(
     let mut totals = (0usize, 0usize, 0u64, 0f64);
     let mut results = stream::iter(pending.iter().copied())
         .map(|seed| {
-            let engine = engine.clone();
+            let generator = generator.clone();
             async move {
-                let outcome = engine.run_seed(seed).await;
+                let outcome = generator.generate(seed).await;
                 save(out, seed, &outcome).map(|_| outcome.metadata)
             }
         })
@@ -124,7 +187,7 @@ pub async fn run(
         ));
     }
     bar.finish();
-    let summary = finish(out, seeds, resumed, started)?;
+    let summary = finish(out, generator.method(), seeds, resumed, started)?;
     Ok(summary)
 }
 
@@ -136,14 +199,13 @@ pub fn replay_misses(out: &Path, seeds: &[u64]) -> Vec<(u64, String)> {
         let Ok(text) = std::fs::read_to_string(file(out, "trace", seed)) else {
             continue;
         };
-        let Ok(trace) = serde_json::from_str::<Vec<crate::engine::IterationTrace>>(&text) else {
+        let Ok(trace) = serde_json::from_str::<SeedTrace>(&text) else {
             continue;
         };
         misses.extend(
             trace
+                .replay_misses()
                 .into_iter()
-                .filter_map(|t| t.early_next)
-                .filter(|reason| reason.contains(crate::llm::REPLAY_MISS))
                 .map(|reason| (seed, reason)),
         );
     }
@@ -200,7 +262,7 @@ fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {
     bar
 }
 
-fn save(out: &Path, seed: u64, outcome: &crate::engine::SeedOutcome) -> Result<()> {
+fn save(out: &Path, seed: u64, outcome: &SeedOutcome<SeedTrace>) -> Result<()> {
     if let Some(workflow) = &outcome.workflow {
         write_json(&file(out, "data", seed), workflow)?;
     }
@@ -210,9 +272,16 @@ fn save(out: &Path, seed: u64, outcome: &crate::engine::SeedOutcome) -> Result<(
 }
 
 /// Rebuilds `dataset.jsonl` (seed order) and `summary.json` from the files on disk.
-fn finish(out: &Path, seeds: &[u64], resumed: usize, started: Instant) -> Result<RunSummary> {
+fn finish(
+    out: &Path,
+    method: Method,
+    seeds: &[u64],
+    resumed: usize,
+    started: Instant,
+) -> Result<RunSummary> {
     let mut lines = String::new();
     let mut summary = RunSummary {
+        method,
         seeds: seeds.len(),
         resumed,
         ..RunSummary::default()

@@ -1,5 +1,6 @@
 //! Builds a run from its config: tool sources into a [`ToolBox`], each role's
-//! policy (rule or LLM), the LLM clients and the record/replay cache.
+//! policy (rule or LLM), the LLM clients and the record/replay cache, for
+//! ToolGrad ([`engine`]) or the DFS baseline ([`dfs_engine`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,14 +12,17 @@ use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
 use toolgrad_core::llm::{ChatRequest, ChatResponse, LlmError};
 
 use crate::config::{
-    Backend, CacheMode, GenerateConfig, LlmSettings, PolicyKind, StructuredMode, ToolSourceConfig,
+    Backend, CacheMode, GenerateConfig, LlmSettings, Method, PolicyKind, StructuredMode,
+    ToolSourceConfig,
 };
+use crate::dfs::{DfsEngine, DfsRoles};
 use crate::engine::Engine;
 use crate::error::{GenerateError, Result};
 use crate::llm::{DynChat, ReplayCache, RoleLlm, RoleSettings};
 use crate::policy::llm::LlmPolicy;
 use crate::policy::rule::RulePolicy;
 use crate::policy::{Executor, InversePredictor, Proposer, Roles, Selector};
+use crate::run::Generator;
 use crate::tools::builtin::{BuiltinSource, Env};
 use crate::tools::mcp::McpSource;
 use crate::tools::toolbench::ToolbenchSource;
@@ -197,22 +201,61 @@ fn backend(settings: &LlmSettings) -> Result<Arc<dyn DynChat>> {
     Ok(chat)
 }
 
-/// The engine for a config, writing its LLM cache under `out` unless the config names a dir.
-pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
-    let cache_dir = config
+/// The generator of the config's method.
+pub async fn generator(config: &GenerateConfig, out: &Path) -> Result<Arc<dyn Generator>> {
+    Ok(match config.method {
+        Method::Toolgrad => Arc::new(engine(config, out).await?),
+        Method::Dfs => Arc::new(dfs_engine(config, out).await?),
+    })
+}
+
+/// The cache folder: the config's, else `<out>/cache`.
+fn cache_dir(config: &GenerateConfig, out: &Path) -> std::path::PathBuf {
+    config
         .cache
         .dir
         .clone()
-        .unwrap_or_else(|| out.join("cache"));
-    let (toolbox, env) = toolbox(config, &cache_dir).await?;
-    let cache = match config.cache.mode {
+        .unwrap_or_else(|| out.join("cache"))
+}
+
+/// The LLM record/replay cache, when the config asks an LLM and keeps one.
+fn replay_cache(config: &GenerateConfig, cache_dir: &Path) -> Result<Option<Arc<ReplayCache>>> {
+    Ok(match config.cache.mode {
         CacheMode::Off => None,
-        mode if config.policy.uses_llm() => Some(Arc::new(ReplayCache::open(
-            &cache_dir,
+        mode if config.uses_llm() => Some(Arc::new(ReplayCache::open(
+            cache_dir,
             mode == CacheMode::Replay,
         )?)),
         _ => None,
-    };
+    })
+}
+
+/// The DFS baseline for a config; its cache goes where [`engine`]'s does.
+pub async fn dfs_engine(config: &GenerateConfig, out: &Path) -> Result<DfsEngine> {
+    let cache_dir = cache_dir(config, out);
+    let (toolbox, _) = toolbox(config, &cache_dir).await?;
+    let cache = replay_cache(config, &cache_dir)?;
+    let mut backends = Backends::new();
+    let mut llm = |role: &str| role_llm(&config.llm.for_role(role), cache.clone(), &mut backends);
+    Ok(DfsEngine {
+        config: config.dfs_config(),
+        num_apis: config.num_apis,
+        max_iter: config.max_iter,
+        roles: DfsRoles {
+            query_writer: llm("query_writer")?,
+            solver: llm("solver")?,
+            judge: llm("judge")?,
+        },
+        toolbox: Arc::new(toolbox),
+        validator: Validator::new(config.validator.clone()),
+    })
+}
+
+/// The engine for a config, writing its LLM cache under `out` unless the config names a dir.
+pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
+    let cache_dir = cache_dir(config, out);
+    let (toolbox, env) = toolbox(config, &cache_dir).await?;
+    let cache = replay_cache(config, &cache_dir)?;
     let rule = RulePolicy::new(env, config.num_proposals);
     let mut backends = Backends::new();
     let mut llm_policy = |role: &str| -> Result<LlmPolicy> {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use toolgrad_generate::config::GenerateConfig;
+use toolgrad_generate::config::{GenerateConfig, Method};
 use toolgrad_generate::derived::{derived_values, leaked};
 use toolgrad_generate::policy::surface::renderings;
 use toolgrad_generate::run::{run, DatasetRecord};
@@ -132,10 +132,49 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
 
 #[test]
 fn the_shipped_configs_parse() {
-    for name in ["generate-offline.toml", "generate-local-llm.toml"] {
+    for name in [
+        "generate-offline.toml",
+        "generate-offline-short.toml",
+        "generate-local-llm.toml",
+        "generate-paper-toolgrad.toml",
+        "generate-paper-dfs.toml",
+    ] {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../configs")
             .join(name);
         GenerateConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    // The paper's two settings: the same seeds, tool samples and LLM, two methods.
+    let load = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../configs")
+            .join(name);
+        GenerateConfig::load(&path).unwrap()
+    };
+    let (toolgrad, dfs) = (
+        load("generate-paper-toolgrad.toml"),
+        load("generate-paper-dfs.toml"),
+    );
+    assert_eq!(
+        (toolgrad.method, dfs.method),
+        (Method::Toolgrad, Method::Dfs)
+    );
+    for config in [&toolgrad, &dfs] {
+        assert_eq!(
+            (
+                config.num_seeds,
+                config.num_apis,
+                config.num_proposals,
+                config.max_iter
+            ),
+            (500, 50, 3, 10)
+        );
+        assert_eq!(
+            config.llm.default.model.as_deref(),
+            Some("gemini-2.5-flash-lite")
+        );
+        assert_eq!(config.llm.default.temperature, Some(1.0));
+    }
+    assert_eq!(toolgrad.seeds(), dfs.seeds());
+    assert_eq!(toolgrad.llm, dfs.llm);
 }

@@ -1,6 +1,6 @@
 //! `loss.png` beside `metrics.jsonl`: train loss per step and eval loss
-//! points. Text needs a TrueType font; the first one found among the usual
-//! system locations is used, and without one the curves are drawn unlabelled.
+//! points. Text needs a TrueType font ([`toolgrad_core::fonts`]); without one
+//! the curves are drawn unlabelled.
 
 use std::path::Path;
 
@@ -10,25 +10,12 @@ use plotters::style::FontStyle;
 use crate::error::{Result, TrainError};
 use crate::metrics::{Kind, Record};
 
-const FONT_PATHS: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/usr/share/fonts/noto/NotoSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "/Library/Fonts/Arial.ttf",
-];
-
 /// Registers a system font as `sans-serif` once; whether one was found.
 fn font() -> bool {
     static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
-        FONT_PATHS.iter().any(|path| {
-            std::fs::read(path).is_ok_and(|bytes| {
-                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-                plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
-            })
+        toolgrad_core::fonts::sans_serif().is_some_and(|bytes| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
         })
     })
 }
