@@ -10,15 +10,17 @@ use std::sync::Arc;
 
 use toolgrad_core::fsutil::write_atomic;
 use toolgrad_core::llm::openai::OpenAiClient;
+use toolgrad_core::shard::Shard;
 use toolgrad_eval::category::parse_category_list;
 use toolgrad_eval::checker::CheckOptions;
 use toolgrad_eval::dataset::{load_category, require_data_dir};
 use toolgrad_eval::decode::ResultFormat;
 use toolgrad_eval::reference::{reference_reply, ReferenceAnswers};
 use toolgrad_eval::runner::config::load_endpoint;
+use toolgrad_eval::runner::shard::ShardManifest;
 use toolgrad_eval::runner::{build_request, progress_bar, run_category, Mode, RunSettings};
 use toolgrad_eval::score::{score_directory, DirectoryScore, ScoreOptions};
-use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy};
+use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy, SummaryRow};
 
 use toolgrad_core::llm::ChatModel;
 use toolgrad_core::paths::{bfcl_data_dir, default_model_path};
@@ -115,6 +117,11 @@ pub struct BfclArgs {
     /// then over the entries answered, not the whole category.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Run only shard K of N: the entries at positions K-1, K-1+N, ... of each
+    /// category (after --limit), scored over those. `toolgrad merge` joins the
+    /// N folders into the unsharded result.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     #[command(flatten)]
     data: DataArg,
 }
@@ -154,7 +161,7 @@ pub fn run(command: EvalCommand) -> Result<ExitCode> {
     }
 }
 
-fn data_dir(arg: DataArg) -> Result<PathBuf> {
+pub fn data_dir(arg: DataArg) -> Result<PathBuf> {
     let dir = arg.dir.unwrap_or_else(bfcl_data_dir);
     require_data_dir(&dir)?;
     Ok(dir)
@@ -188,17 +195,23 @@ fn score_and_report(
     options: ScoreOptions,
     policy: MissingPolicy,
 ) -> Result<()> {
-    let DirectoryScore { scores, skipped } = score_directory(data, results, options)
+    let score = score_directory(data, results, options)
         .with_context(|| format!("scoring results under {}", results.display()))?;
-    for path in &skipped {
+    let rows = summarize(&score.scores, policy);
+    write_report(out, &score.scores, &rows)?;
+    print_report(&score, &rows, out);
+    Ok(())
+}
+
+/// Prints a scored directory as `eval score` does: notes, warnings, the table.
+pub fn print_report(score: &DirectoryScore, rows: &[SummaryRow], out: &Path) {
+    for path in &score.skipped {
         eprintln!(
             "note: {} is not a single-turn category; skipped",
             path.display()
         );
     }
-    let rows = summarize(&scores, policy);
-    write_report(out, &scores, &rows)?;
-    for score in &scores {
+    for score in &score.scores {
         if !score.missing.is_empty() {
             eprintln!(
                 "warning: {}: {} of {} entries have no result (e.g. {})",
@@ -209,9 +222,8 @@ fn score_and_report(
             );
         }
     }
-    print!("{}", to_markdown(&rows));
+    print!("{}", to_markdown(rows));
     eprintln!("wrote {}", out.display());
-    Ok(())
 }
 
 /// `local` and `local:<path>` name the burn engine; every other name (such as
@@ -240,9 +252,11 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
             underscore_to_dot: false,
             limit: args.limit,
             constrain_calls: args.constrain,
+            shard: args.shard,
         };
         return run_bfcl(
             Arc::new(LocalModel::new(engine)),
+            &args.model,
             &data,
             &categories,
             &settings,
@@ -263,9 +277,17 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
     let client = Arc::new(OpenAiClient::new(client_config)?);
     let settings = RunSettings {
         limit: args.limit,
+        shard: args.shard,
         ..endpoint.run_settings()
     };
-    run_bfcl(client, &data, &categories, &settings, &args.out)
+    run_bfcl(
+        client,
+        &args.model,
+        &data,
+        &categories,
+        &settings,
+        &args.out,
+    )
 }
 
 /// Completion budget of the local model per BFCL entry.
@@ -273,11 +295,14 @@ const LOCAL_MAX_TOKENS: u32 = 256;
 
 fn run_bfcl<M: ChatModel + 'static>(
     model: Arc<M>,
+    model_name: &str,
     data: &Path,
     categories: &[Category],
     settings: &RunSettings,
     out: &Path,
 ) -> Result<ExitCode> {
+    let manifest = ShardManifest::new(model_name, categories, settings);
+    toolgrad_eval::runner::shard::record(out, manifest.as_ref())?;
     let results_dir = out.join("result");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let progress = progress_bar();
@@ -304,10 +329,11 @@ fn run_bfcl<M: ChatModel + 'static>(
         &results_dir,
         &out.join("score"),
         settings.score_options(),
-        if settings.limit.is_some() {
+        // A shard is scored over its own entries; the merge scores the run.
+        if settings.shard.is_some() {
             MissingPolicy::Partial
         } else {
-            MissingPolicy::CountAsWrong
+            settings.missing_policy()
         },
     )?;
     if failed > 0 {
@@ -351,6 +377,7 @@ fn prompt(args: PromptArgs) -> Result<ExitCode> {
         underscore_to_dot: matches!(args.mode, ModeArg::Fc),
         limit: None,
         constrain_calls: false,
+        shard: None,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use toolgrad_core::shard::Shard;
 use toolgrad_generate::config::{GenerateConfig, Method};
 use toolgrad_generate::tools::builtin::BuiltinSource;
 use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
@@ -35,6 +36,10 @@ pub struct GenerateArgs {
     /// ones the output directory was generated with.
     #[arg(long)]
     force_config: bool,
+    /// Run only shard K of N: the seeds at positions K-1, K-1+N, ... of the
+    /// config's seeds. `toolgrad merge` joins the N folders.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -48,6 +53,10 @@ pub struct VerifyArgs {
     /// `config.toml` copy in the output directory, else the built-in library).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Also fail samples whose query or response states a value no call or
+    /// observation holds (without it these are reported, not failed).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Subcommand)]
@@ -97,12 +106,17 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
+    toolgrad_generate::shard::record(&args.out, args.shard)?;
     toolgrad_generate::provenance::record(&config, &args.out, args.force_config)?;
+    let seeds = match args.shard {
+        Some(shard) => shard.select(config.seeds()),
+        None => config.seeds(),
+    };
     let summary = runtime()?.block_on(async {
         let generator = toolgrad_generate::setup::generator(&config, &args.out).await?;
         toolgrad_generate::run::run(
             generator,
-            &config.seeds(),
+            &seeds,
             config.concurrency,
             &args.out,
             !args.quiet,
@@ -124,7 +138,7 @@ pub fn generate(args: GenerateArgs) -> Result<ExitCode> {
     );
     eprintln!("dataset: {}", args.out.join("dataset.jsonl").display());
     if args.replay.is_some() {
-        let misses = toolgrad_generate::run::replay_misses(&args.out, &config.seeds());
+        let misses = toolgrad_generate::run::replay_misses(&args.out, &seeds);
         if let Some((seed, reason)) = misses.first() {
             bail!(
                 "{} step(s) had no recorded reply (the config or the code changed since the recording); first, seed {seed}: {reason}",
@@ -167,14 +181,16 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 (toolbox, Validator::new(Default::default()))
             }
         };
-        let report = toolgrad_generate::verify::verify(&args.dataset, &toolbox, &validator).await?;
+        let report = toolgrad_generate::verify::verify(&args.dataset, &toolbox, &validator, args.strict)
+                .await?;
         anyhow::Ok(report)
     })?;
     for failure in &report.failures {
         eprintln!(
-            "line {} ({}): {}",
+            "line {} ({}){}: {}",
             failure.line,
             failure.id,
+            if failure.passed { ", passed" } else { "" },
             failure.problems.join("; ")
         );
     }
@@ -194,6 +210,14 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         report.steps_reexecuted,
         out.display()
     );
+    for tally in &report.checks {
+        println!(
+            "  {:<18} {}/{} samples passed",
+            tally.check.name(),
+            tally.checked - tally.failed,
+            tally.checked
+        );
+    }
     if report.samples == 0 {
         bail!("{}: the dataset has no samples", report.dataset);
     }

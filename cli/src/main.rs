@@ -3,6 +3,7 @@
 mod eval_cmd;
 mod format_cmd;
 mod generate_cmd;
+mod merge_cmd;
 mod model_cmd;
 mod run_cmd;
 mod serve_cmd;
@@ -40,6 +41,8 @@ enum Command {
     /// Tables about datasets and generation runs.
     #[command(subcommand)]
     Report(format_cmd::ReportCommand),
+    /// Join the folders of `generate --shard K/N` or `eval bfcl --shard K/N` into one run's.
+    Merge(merge_cmd::MergeArgs),
     /// Re-execute every step of a generated dataset and report the pass rate.
     Verify(generate_cmd::VerifyArgs),
     /// List, call or serve (over MCP) the built-in tool library.
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => generate_cmd::generate(args),
+        Command::Merge(args) => merge_cmd::merge(args),
         Command::Verify(args) => generate_cmd::verify(args),
         Command::Format(args) => format_cmd::format(args),
         Command::Report(command) => format_cmd::report(command),

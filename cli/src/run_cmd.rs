@@ -20,6 +20,10 @@ pub struct RunArgs {
     /// Re-run this stage and every stage after it (generate, verify, format, train, eval).
     #[arg(long, value_parser = parse_kind)]
     from: Option<Kind>,
+    /// Stop after this stage kind (for example `format`, to generate on one
+    /// machine and train on another).
+    #[arg(long, value_parser = parse_kind)]
+    until: Option<Kind>,
     /// Base model (.gguf or HF dir; default: the cached SmolLM2-135M-Instruct).
     #[arg(long)]
     model: Option<PathBuf>,
@@ -80,12 +84,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let mut exec = Subprocess {
         exe: std::env::current_exe().context("locating the toolgrad executable")?,
     };
-    let options = Options { from: args.from };
+    let options = Options {
+        from: args.from,
+        until: args.until,
+    };
     execute(&plan, &args.config, &options, &mut exec, &mut |line| {
         eprintln!("run: {line}")
     })?;
     let command = format!("toolgrad run {}", args.config.display());
-    let report = toolgrad_run::report::write(&plan, &command)?;
+    let report = toolgrad_run::report::write(&plan, &command, &args.config)?;
     print!("{report}");
     eprintln!("run: report in {}", root.join("report").display());
     Ok(ExitCode::SUCCESS)

@@ -21,10 +21,11 @@ async fn generate_blocking(config: &Path, out: &Path, extra: &[&str]) -> std::pr
     run_blocking(generate_command(config, out, extra)).await
 }
 
-fn verify(dataset: &Path) -> std::process::Output {
+fn verify(dataset: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(TOOLGRAD)
         .arg("verify")
         .arg(dataset)
+        .args(extra)
         .output()
         .unwrap()
 }
@@ -43,7 +44,7 @@ fn offline_default_verifies_and_verify_names_broken_lines() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let check = verify(out.path());
+    let check = verify(out.path(), &[]);
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(
         check.status.success(),
@@ -64,8 +65,13 @@ fn offline_default_verifies_and_verify_names_broken_lines() {
         "{\"made\": \"up\"}".into();
     lines[1] = record.to_string();
     lines[3] = "{\"query\": ".into();
+    // A query value no call takes, and a response number nothing observed.
+    let mut record: serde_json::Value = serde_json::from_str(&lines[5]).unwrap();
+    record["query"] = format!("{} Also for 98765.", record["query"].as_str().unwrap()).into();
+    record["response"] = "The answer is 31337.".into();
+    lines[5] = record.to_string();
     std::fs::write(&dataset, lines.join("\n") + "\n").unwrap();
-    let check = verify(out.path());
+    let check = verify(out.path(), &["--strict"]);
     assert_eq!(check.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert!(
@@ -76,7 +82,28 @@ fn offline_default_verifies_and_verify_names_broken_lines() {
         stderr.contains("line 4") && stderr.contains("not a dataset record"),
         "{stderr}"
     );
-    assert!(String::from_utf8_lossy(&check.stdout).contains("46/48"));
+    assert!(
+        stderr.contains("line 6")
+            && stderr.contains("[query values] the query states 98765")
+            && stderr.contains("[response values] the response states 31337"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("45/48"), "{stdout}");
+    let tally = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(tally("query values").contains("46/47"), "{stdout}");
+    assert!(tally("re-execution").contains("46/47"), "{stdout}");
+    // Without --strict the text checks are reported, not failed.
+    let lenient = verify(out.path(), &[]);
+    assert_eq!(lenient.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&lenient.stdout).contains("46/48"));
+    assert!(String::from_utf8_lossy(&lenient.stderr).contains("line 6 (00006), passed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

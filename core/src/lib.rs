@@ -1,11 +1,15 @@
-//! Shared pieces of toolgrad: crash-safe file writing, asset locations, a
-//! chart font, text truncation, durations in seconds, credential redaction, and the LLM client layer (chat messages, tool calls, and an
-//! OpenAI-compatible HTTP client with retries).
+//! Shared pieces of toolgrad: crash-safe file writing, asset locations, PNG
+//! charts (feature `chart`), text truncation, durations in seconds,
+//! credential redaction, `--shard K/N` slices and their merge checks, and the
+//! LLM client layer (chat messages, tool calls, and an OpenAI-compatible HTTP
+//! client with retries).
 
-pub mod fonts;
+#[cfg(feature = "chart")]
+pub mod chart;
 pub mod fsutil;
 pub mod llm;
 pub mod paths;
 pub mod redact;
 pub mod seconds;
+pub mod shard;
 pub mod text;

@@ -29,6 +29,9 @@ pub enum EvalError {
 
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
+
+    #[error(transparent)]
+    Shards(#[from] toolgrad_core::shard::ShardError),
 }
 
 impl EvalError {

@@ -206,6 +206,7 @@ fn settings(mode: Mode) -> RunSettings {
         underscore_to_dot: mode == Mode::Fc,
         limit: None,
         constrain_calls: false,
+        shard: None,
     }
 }
 

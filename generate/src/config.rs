@@ -88,6 +88,9 @@ impl Default for DfsConfig {
 pub enum PolicyKind {
     Rule,
     Llm,
+    /// The selector only: a uniformly random successful report, no
+    /// gradient (the ablation).
+    Random,
 }
 
 /// `[policy]`: one entry per role.
@@ -410,6 +413,10 @@ impl GenerateConfig {
             return fail(
                 "`limits.tool_timeout_s` must be a positive number of seconds (at most 1e9)",
             );
+        }
+        let policy = &self.policy;
+        if [policy.proposer, policy.executor, policy.inverse].contains(&PolicyKind::Random) {
+            return fail("`random` plays only the selector (`policy.selector = \"random\"`)");
         }
         let dfs = self.dfs_config();
         if self.method == Method::Dfs && (dfs.width == 0 || dfs.max_depth == 0) {

@@ -19,6 +19,8 @@ pub enum GenerateError {
     Tools(String),
     #[error("LLM: {0}")]
     Llm(String),
+    #[error(transparent)]
+    Shards(#[from] toolgrad_core::shard::ShardError),
 }
 
 impl GenerateError {

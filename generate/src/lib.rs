@@ -3,10 +3,12 @@
 //!
 //! Data flows [`tools`] → [`engine`] (one seed: sample APIs → propose →
 //! execute → select, the textual gradient → update → inverse-predict) →
-//! [`run`] (many seeds, resumable output) → [`verify`] (re-execution).
+//! [`run`] (many seeds, resumable output) → [`verify`] (re-execution and
+//! the [`grounding`] checks).
 //! [`policy`] holds the roles, rule-based and LLM-backed. [`dfs`] is the
 //! query-first baseline (ToolBench's DFSDT) over the same tools, driven by the
-//! same [`run`]; [`report`] compares runs of both.
+//! same [`run`]; [`report`] compares runs of both. [`shard`] splits a run's
+//! seeds over machines and [`merge`] joins the shard folders again.
 
 pub mod catalog;
 pub mod config;
@@ -14,7 +16,9 @@ pub mod derived;
 pub mod dfs;
 pub mod engine;
 pub mod error;
+pub mod grounding;
 pub mod llm;
+pub mod merge;
 #[cfg(feature = "test-support")]
 pub mod mock_llm;
 pub mod policy;
@@ -22,6 +26,7 @@ pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod setup;
+pub mod shard;
 pub mod store;
 pub mod tools;
 pub mod validate;

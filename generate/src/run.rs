@@ -7,7 +7,8 @@
 //! - `metadata/<seed>.json`: accounting; written last, it marks the seed done;
 //! - `dataset.jsonl`: every accepted workflow in seed order, rebuilt at the end;
 //! - `summary.json`: totals of the run;
-//! - `tools.json`: the spec of every tool the run could sample ([`crate::catalog`]).
+//! - `tools.json`: the spec of every tool the run could sample ([`crate::catalog`]);
+//! - `shard.json`: with `--shard K/N`, which slice of the seeds ([`crate::shard`]).
 //!
 //! Each file is written to a temporary name and renamed, so a kill loses at
 //! most the seeds in flight; a re-run skips seeds whose metadata exists. A lock
@@ -121,7 +122,7 @@ pub fn seed_name(seed: u64) -> String {
     format!("{seed:05}")
 }
 
-fn file(out: &Path, folder: &str, seed: u64) -> PathBuf {
+pub(crate) fn file(out: &Path, folder: &str, seed: u64) -> PathBuf {
     out.join(folder).join(format!("{}.json", seed_name(seed)))
 }
 
@@ -187,7 +188,8 @@ pub async fn run(
         ));
     }
     bar.finish();
-    let summary = finish(out, generator.method(), seeds, resumed, started)?;
+    let wall_time_s = started.elapsed().as_secs_f64();
+    let summary = finish(out, generator.method(), seeds, resumed, wall_time_s)?;
     Ok(summary)
 }
 
@@ -271,13 +273,14 @@ fn save(out: &Path, seed: u64, outcome: &SeedOutcome<SeedTrace>) -> Result<()> {
     write_json(&file(out, "metadata", seed), &outcome.metadata)
 }
 
-/// Rebuilds `dataset.jsonl` (seed order) and `summary.json` from the files on disk.
-fn finish(
+/// Rebuilds `dataset.jsonl` (seed order) and `summary.json` from the files on
+/// disk; [`crate::merge`] calls it on the joined shards.
+pub(crate) fn finish(
     out: &Path,
     method: Method,
     seeds: &[u64],
     resumed: usize,
-    started: Instant,
+    wall_time_s: f64,
 ) -> Result<RunSummary> {
     let mut lines = String::new();
     let mut summary = RunSummary {
@@ -322,7 +325,7 @@ fn finish(
     summary.mean_steps_per_sample = per(steps as f64, summary.accepted);
     summary.mean_chains_per_sample = per(chains as f64, summary.accepted);
     summary.llm_calls_per_sample = per(summary.llm_calls as f64, done);
-    summary.wall_time_s = started.elapsed().as_secs_f64();
+    summary.wall_time_s = wall_time_s;
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
 }

@@ -20,6 +20,7 @@ use crate::engine::Engine;
 use crate::error::{GenerateError, Result};
 use crate::llm::{DynChat, ReplayCache, RoleLlm, RoleSettings};
 use crate::policy::llm::LlmPolicy;
+use crate::policy::random::RandomSelector;
 use crate::policy::rule::RulePolicy;
 use crate::policy::{Executor, InversePredictor, Proposer, Roles, Selector};
 use crate::run::Generator;
@@ -265,20 +266,22 @@ pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
         })
     };
     let policy = &config.policy;
+    // `GenerateConfig::check` lets `random` play the selector only.
     let proposer: Box<dyn Proposer> = match policy.proposer {
-        PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Rule | PolicyKind::Random => Box::new(rule.clone()),
         PolicyKind::Llm => Box::new(llm_policy("proposer")?),
     };
     let executor: Box<dyn Executor> = match policy.executor {
-        PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Rule | PolicyKind::Random => Box::new(rule.clone()),
         PolicyKind::Llm => Box::new(llm_policy("executor")?),
     };
     let selector: Box<dyn Selector> = match policy.selector {
         PolicyKind::Rule => Box::new(rule.clone()),
+        PolicyKind::Random => Box::new(RandomSelector),
         PolicyKind::Llm => Box::new(llm_policy("selector")?),
     };
     let inverse: Box<dyn InversePredictor> = match policy.inverse {
-        PolicyKind::Rule => Box::new(rule),
+        PolicyKind::Rule | PolicyKind::Random => Box::new(rule),
         PolicyKind::Llm => Box::new(llm_policy("inverse")?),
     };
     Ok(Engine {

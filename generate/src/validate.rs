@@ -9,6 +9,10 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ValidatorConfig {
+    /// `false` accepts every observation the tool returned (the ablation);
+    /// left out of the serialised config when on, so older runs' hashes stay.
+    #[serde(skip_serializing_if = "is_on")]
+    pub enabled: bool,
     /// Substrings that mark a failure wherever they appear (case-insensitive).
     pub error_phrases: Vec<String>,
     /// Words that mark a failure in plain-text replies and in error-ish JSON fields.
@@ -24,6 +28,7 @@ impl Default for ValidatorConfig {
     fn default() -> Self {
         let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect();
         Self {
+            enabled: true,
             error_phrases: strings(&[
                 "payment required",
                 "403 forbidden",
@@ -76,6 +81,10 @@ fn string_values(value: &Value, out: &mut String) {
 /// Why an observation was rejected; `None` from [`Validator::check`] means valid.
 pub type Rejection = String;
 
+fn is_on(enabled: &bool) -> bool {
+    *enabled
+}
+
 /// Applies [`ValidatorConfig`] to observations.
 #[derive(Debug, Clone)]
 pub struct Validator {
@@ -98,6 +107,9 @@ impl Validator {
 
     /// `None` when the observation is a valid result, else the reason.
     pub fn check(&self, observation: &str) -> Option<Rejection> {
+        if !self.config.enabled {
+            return None;
+        }
         let text = observation.trim();
         if text.is_empty() || matches!(text, "{}" | "[]" | "None" | "null" | "\"\"") {
             return Some("empty result".into());

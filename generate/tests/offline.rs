@@ -49,6 +49,7 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
         a.path(),
         &toolbox,
         &Validator::new(config.validator.clone()),
+        true,
     )
     .await
     .unwrap();
@@ -58,6 +59,19 @@ async fn offline_default_yields_verified_faithful_reproducible_data() {
         "{:?}",
         report.failures
     );
+    // Every check ran and passed on its own; the trace's data-flow claims
+    // were checked against the observations they name.
+    use toolgrad_generate::verify::Check;
+    assert_eq!(report.checks.len(), Check::ALL.len());
+    for tally in &report.checks {
+        assert_eq!(tally.failed, 0, "{tally:?}");
+        let floor = if tally.check == Check::ChainedArguments {
+            4
+        } else {
+            48
+        };
+        assert!(tally.checked >= floor, "{tally:?}");
+    }
 
     let samples = records(a.path());
     let mut chained = 0;
@@ -177,4 +191,71 @@ fn the_shipped_configs_parse() {
     }
     assert_eq!(toolgrad.seeds(), dfs.seeds());
     assert_eq!(toolgrad.llm, dfs.llm);
+}
+
+#[tokio::test]
+async fn the_random_selector_ablation_gives_no_reason_and_its_data_still_verifies() {
+    use toolgrad_generate::config::PolicyKind;
+    let mut config = offline_config(16);
+    config.policy.selector = PolicyKind::Random;
+    let dir = tempfile::tempdir().unwrap();
+    let summary = generate(&config, dir.path()).await;
+    assert!(summary.accepted >= 12, "{summary:?}");
+    let (toolbox, _) = toolgrad_generate::setup::toolbox(&config, dir.path())
+        .await
+        .unwrap();
+    let report = toolgrad_generate::verify::verify(
+        dir.path(),
+        &toolbox,
+        &Validator::new(config.validator.clone()),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.passed, report.samples, "{:?}", report.failures);
+    let mut chosen = 0;
+    for entry in std::fs::read_dir(dir.path().join("trace")).unwrap() {
+        let trace: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        for iteration in trace.as_array().unwrap() {
+            let gradient = &iteration["gradient"];
+            if gradient.is_null() {
+                continue;
+            }
+            let reason = gradient["reason"].as_str().unwrap();
+            assert!(reason.starts_with("random choice"), "{iteration}");
+            assert!(!reason.contains("request"), "{reason}");
+            chosen += usize::from(gradient["chosen"].is_string());
+        }
+    }
+    assert!(chosen >= 16, "{chosen} random choices");
+
+    // Random plays the selector only, and the run config says so.
+    let text = "num_seeds = 1\n[policy]\nproposer = \"random\"\nexecutor = \"rule\"\nselector = \"rule\"\ninverse = \"rule\"\n";
+    let error = GenerateConfig::parse(text, Path::new("x.toml")).unwrap_err();
+    assert!(
+        error.to_string().contains("plays only the selector"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn the_validator_switched_off_keeps_what_it_would_reject() {
+    let mut config = offline_config(1);
+    config.validator.enabled = false;
+    let validator = Validator::new(config.validator.clone());
+    assert_eq!(
+        validator.check("{\"error\": \"Internal Server Error\"}"),
+        None
+    );
+    assert_eq!(validator.check(""), None);
+    let on = Validator::new(offline_config(1).validator);
+    assert!(on.check("{\"error\": \"Internal Server Error\"}").is_some());
+    // Off is written out; on (the default) is not, so older runs' config
+    // hashes stay.
+    let written = toml::to_string(&config).unwrap();
+    assert!(written.contains("enabled = false"), "{written}");
+    assert!(!toml::to_string(&offline_config(1))
+        .unwrap()
+        .contains("enabled"));
 }

@@ -7,6 +7,7 @@
 //! [generate]
 //! config = "generate-offline-short.toml"
 //! num_seeds = 40
+//! # or, for a baseline dataset: [import] path = "xlam.json", format = "xlam"
 //! [format]
 //! config = "format-smollm2.toml"
 //! [train]
@@ -18,6 +19,13 @@
 //! constrained = true
 //! # [[arm]] tables replace whole sections for one arm; stages whose inputs
 //! # are equal across arms run once.
+//! [[arm]]
+//! name = "no-gradient"
+//! [arm.generate]
+//! config = "generate-offline-short.toml"
+//! # `set` overrides keys of the stage config (tables merge key by key); the
+//! # run writes the result to `<run>/configs/<arm>-<stage>.toml`.
+//! set = { policy = { selector = "random" } }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +40,27 @@ pub struct GenerateSection {
     /// A `toolgrad generate` config.
     pub config: PathBuf,
     pub num_seeds: Option<u64>,
+    /// Keys that override the stage config's.
+    #[serde(default)]
+    pub set: toml::Table,
+}
+
+/// A baseline dataset a user supplies, formatted with `toolgrad format
+/// --import` instead of generated.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportSection {
+    /// The dataset file or folder.
+    pub path: PathBuf,
+    /// Its layout: xlam, toolace, glaive, hermes or toolbench.
+    pub format: String,
+}
+
+/// Where an arm's workflows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Generate(GenerateSection),
+    Import(ImportSection),
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -42,6 +71,9 @@ pub struct FormatSection {
     /// The output format whose split the model trains on.
     #[serde(default = "bfcl_python")]
     pub split: String,
+    /// Keys that override the stage config's.
+    #[serde(default)]
+    pub set: toml::Table,
 }
 
 fn bfcl_python() -> String {
@@ -57,6 +89,12 @@ pub struct TrainSection {
     /// Evaluate the loss on the first this many test samples (default: the
     /// train config's held-out fraction of the training data).
     pub eval_samples: Option<usize>,
+    /// Train on the first this many training samples (the formatter has
+    /// shuffled them), so arms compare at equal sample counts.
+    pub samples: Option<usize>,
+    /// Keys that override the stage config's.
+    #[serde(default)]
+    pub set: toml::Table,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -84,6 +122,7 @@ fn yes() -> bool {
 pub struct ArmSection {
     pub name: String,
     pub generate: Option<GenerateSection>,
+    pub import: Option<ImportSection>,
     pub format: Option<FormatSection>,
     pub train: Option<TrainSection>,
 }
@@ -92,7 +131,8 @@ pub struct ArmSection {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     name: String,
-    generate: GenerateSection,
+    generate: Option<GenerateSection>,
+    import: Option<ImportSection>,
     format: FormatSection,
     train: Option<TrainSection>,
     eval: Option<EvalSection>,
@@ -104,7 +144,7 @@ struct RawConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arm {
     pub name: String,
-    pub generate: GenerateSection,
+    pub source: Source,
     pub format: FormatSection,
     pub train: Option<TrainSection>,
 }
@@ -146,9 +186,29 @@ impl RunConfig {
         check_name(path, "name", &raw.name)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| base.join(p);
-        let generate = |s: &GenerateSection| GenerateSection {
-            config: resolve(&s.config),
-            ..s.clone()
+        // An arm's own `generate` or `import` wins over the top level's.
+        let source = |field: &str,
+                      generate: Option<&GenerateSection>,
+                      import: Option<&ImportSection>|
+         -> Result<Source> {
+            match (generate, import) {
+                (Some(_), Some(_)) => Err(RunError::config(
+                    path,
+                    format!("{field}: set `generate` or `import`, not both"),
+                )),
+                (Some(s), None) => Ok(Source::Generate(GenerateSection {
+                    config: resolve(&s.config),
+                    ..s.clone()
+                })),
+                (None, Some(s)) => Ok(Source::Import(ImportSection {
+                    path: resolve(&s.path),
+                    ..s.clone()
+                })),
+                (None, None) => Err(RunError::config(
+                    path,
+                    format!("{field}: no `[generate]` or `[import]` section says where the data comes from"),
+                )),
+            }
         };
         let format = |s: &FormatSection| FormatSection {
             config: resolve(&s.config),
@@ -162,7 +222,7 @@ impl RunConfig {
         if raw.arms.is_empty() {
             arms.push(Arm {
                 name: "main".into(),
-                generate: generate(&raw.generate),
+                source: source("the run", raw.generate.as_ref(), raw.import.as_ref())?,
                 format: format(&raw.format),
                 train: raw.train.as_ref().map(train),
             });
@@ -175,9 +235,13 @@ impl RunConfig {
                     format!("arm[{i}].name = {:?} is taken", arm.name),
                 ));
             }
+            let (generate, import) = match (&arm.generate, &arm.import) {
+                (None, None) => (raw.generate.as_ref(), raw.import.as_ref()),
+                (generate, import) => (generate.as_ref(), import.as_ref()),
+            };
             arms.push(Arm {
                 name: arm.name.clone(),
-                generate: generate(arm.generate.as_ref().unwrap_or(&raw.generate)),
+                source: source(&format!("arm[{i}]"), generate, import)?,
                 format: format(arm.format.as_ref().unwrap_or(&raw.format)),
                 train: arm.train.as_ref().or(raw.train.as_ref()).map(train),
             });
@@ -216,16 +280,37 @@ config = "t.toml"
             "{BASE}\n[[arm]]\nname = \"a\"\n[[arm]]\nname = \"b\"\n[arm.generate]\nconfig = \"other.toml\"\nnum_seeds = 3\n"
         );
         let config = RunConfig::parse(&text, Path::new("configs/run.toml")).unwrap();
+        let generate = |arm: &Arm| match &arm.source {
+            Source::Generate(section) => section.clone(),
+            Source::Import(_) => panic!("{arm:?} imports"),
+        };
         assert_eq!(config.arms.len(), 2);
-        assert_eq!(config.arms[0].generate.config, Path::new("configs/g.toml"));
         assert_eq!(
-            config.arms[1].generate.config,
+            generate(&config.arms[0]).config,
+            Path::new("configs/g.toml")
+        );
+        assert_eq!(
+            generate(&config.arms[1]).config,
             Path::new("configs/other.toml")
         );
-        assert_eq!(config.arms[1].generate.num_seeds, Some(3));
+        assert_eq!(generate(&config.arms[1]).num_seeds, Some(3));
         assert_eq!(config.arms[1].format, config.arms[0].format);
         let single = RunConfig::parse(BASE, Path::new("run.toml")).unwrap();
         assert_eq!(single.arms[0].name, "main");
+    }
+
+    #[test]
+    fn an_arm_can_import_a_baseline_dataset_instead() {
+        let text = format!(
+            "{BASE}\n[[arm]]\nname = \"toolgrad\"\n[[arm]]\nname = \"xlam\"\n[arm.import]\npath = \"data/xlam.json\"\nformat = \"xlam\"\n"
+        );
+        let config = RunConfig::parse(&text, Path::new("configs/run.toml")).unwrap();
+        assert!(matches!(config.arms[0].source, Source::Generate(_)));
+        let Source::Import(import) = &config.arms[1].source else {
+            panic!("{:?}", config.arms[1]);
+        };
+        assert_eq!(import.path, Path::new("configs/data/xlam.json"));
+        assert_eq!(import.format, "xlam");
     }
 
     #[test]
@@ -244,5 +329,19 @@ config = "t.toml"
         assert!(error.to_string().contains("arm[1].name"), "{error}");
         let empty = format!("{BASE}\n[eval]\ncategories = []\n");
         assert!(RunConfig::parse(&empty, Path::new("run.toml")).is_err());
+        let both = format!("{BASE}\n[[arm]]\nname = \"a\"\n[arm.import]\npath = \"x.jsonl\"\nformat = \"xlam\"\n[arm.generate]\nconfig = \"g.toml\"\n");
+        let error = RunConfig::parse(&both, Path::new("run.toml")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("arm[0]: set `generate` or `import`"),
+            "{error}"
+        );
+        let neither = BASE.replace("[generate]\nconfig = \"g.toml\"\n", "");
+        let error = RunConfig::parse(&neither, Path::new("run.toml")).unwrap_err();
+        assert!(
+            error.to_string().contains("where the data comes from"),
+            "{error}"
+        );
     }
 }

@@ -51,12 +51,17 @@ pub enum Outcome {
     Cached,
     Ran,
     Resumed,
+    /// Left for later by `--until`.
+    Skipped,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Re-run stages of this kind and everything downstream of them.
     pub from: Option<Kind>,
+    /// Stop after the stages of this kind (`generate` on a cluster, say,
+    /// and training elsewhere).
+    pub until: Option<Kind>,
 }
 
 fn now() -> u64 {
@@ -87,6 +92,11 @@ fn read_marker(dir: &Path) -> Result<Option<Marker>> {
     }
 }
 
+/// Whether a stage folder holds a finished stage.
+pub fn is_done(dir: &Path) -> Result<bool> {
+    Ok(read_marker(dir)?.is_some_and(|m| m.done))
+}
+
 fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
     let path = dir.join(MARKER);
     let mut text =
@@ -111,15 +121,23 @@ fn clear(dir: &Path) -> Result<()> {
     }
 }
 
-/// Writes `head.to`: the first lines of `head.from`.
-fn write_head(stage: &Stage) -> Result<()> {
-    let Some(head) = &stage.head else {
+/// Writes the stage's derived config, if it has one.
+fn write_derived(stage: &Stage) -> Result<()> {
+    let Some(derived) = &stage.derived else {
         return Ok(());
     };
-    let text = std::fs::read_to_string(&head.from).map_err(|e| RunError::io(&head.from, e))?;
-    let mut out: String = text.lines().take(head.lines).collect::<Vec<_>>().join("\n");
-    out.push('\n');
-    write_atomic(&head.to, out.as_bytes()).map_err(|e| RunError::io(&head.to, e))
+    write_atomic(&derived.path, derived.text.as_bytes()).map_err(|e| RunError::io(&derived.path, e))
+}
+
+/// Writes each `head.to`: the first lines of `head.from`.
+fn write_head(stage: &Stage) -> Result<()> {
+    for head in &stage.head {
+        let text = std::fs::read_to_string(&head.from).map_err(|e| RunError::io(&head.from, e))?;
+        let mut out: String = text.lines().take(head.lines).collect::<Vec<_>>().join("\n");
+        out.push('\n');
+        write_atomic(&head.to, out.as_bytes()).map_err(|e| RunError::io(&head.to, e))?;
+    }
+    Ok(())
 }
 
 /// Runs every stage that is not done, in order; `log` gets one line per stage.
@@ -140,6 +158,11 @@ pub fn execute(
     let total = plan.stages.len();
     for (i, stage) in plan.stages.iter().enumerate() {
         let at = format!("[{}/{total}] {}", i + 1, stage.id);
+        if options.until.is_some_and(|until| stage.kind > until) {
+            log(format!("{at}: skipped (--until)"));
+            outcomes.push(Outcome::Skipped);
+            continue;
+        }
         let marker = read_marker(&stage.dir)?;
         let same = marker.as_ref().filter(|m| m.key == stage.key);
         let outcome = match (forced[i], same) {
@@ -202,6 +225,7 @@ pub fn execute(
         };
         write_marker(&stage.dir, &marker)?;
         write_head(stage)?;
+        write_derived(stage)?;
         exec.run(stage).map_err(|message| RunError::Stage {
             stage: stage.id.clone(),
             message: format!("{message}; run the same command again to resume"),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod execute;
 pub mod plan;
 pub mod report;
+pub mod stats;
 
 pub use config::RunConfig;
 pub use error::{Result, RunError};

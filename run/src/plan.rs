@@ -1,17 +1,20 @@
 //! The stages a run config asks for, in dependency order, each with its
 //! folder, its `toolgrad` command line and its content key: a SHA-256 over the
 //! stage's settings, the bytes of the config files it reads, the base model
-//! file and its inputs' keys. Arms share a stage whose key is equal.
+//! file and its inputs' keys. Arms share a stage whose key is equal. A stage
+//! section with `set` runs on a derived config that the run writes under
+//! `<run>/configs/`; its key covers the derived text.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Arm, EvalSection, RunConfig};
+use crate::config::{Arm, EvalSection, GenerateSection, RunConfig, Source};
 use crate::error::{Result, RunError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A stage's kind, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Generate,
     Verify,
@@ -53,6 +56,26 @@ pub struct HeadFile {
     pub lines: usize,
 }
 
+/// A stage config with a section's `set` merged in, written before the
+/// stage runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedConfig {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+/// Merges `set` into `table`: tables key by key, anything else replaced.
+fn merge(table: &mut toml::Table, set: &toml::Table) {
+    for (key, value) in set {
+        match (table.get_mut(key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over)) => merge(inner, over),
+            _ => {
+                table.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
 /// What an eval stage scores, for the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
@@ -71,7 +94,9 @@ pub struct Stage {
     pub argv: Vec<String>,
     pub key: String,
     pub deps: Vec<usize>,
-    pub head: Option<HeadFile>,
+    /// Files cut from other stages' outputs before the command runs.
+    pub head: Vec<HeadFile>,
+    pub derived: Option<DerivedConfig>,
     /// The model file it reads (train and eval), for provenance.
     pub model: Option<PathBuf>,
     pub scored: Option<Scored>,
@@ -88,6 +113,34 @@ pub struct Plan {
 pub fn file_hash(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| RunError::io(path, e))?;
     Ok(hex(&Sha256::digest(&bytes)))
+}
+
+/// SHA-256 over a file, or over every file under a folder (relative names
+/// and bytes, in name order), as hex.
+pub fn tree_hash(path: &Path) -> Result<String> {
+    if !path.is_dir() {
+        return file_hash(path);
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![path.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| RunError::io(&dir, e))? {
+            let entry = entry.map_err(|e| RunError::io(&dir, e))?;
+            let child = entry.path();
+            if child.is_dir() {
+                pending.push(child);
+            } else {
+                files.push(child);
+            }
+        }
+    }
+    files.sort();
+    let mut key = Key(Sha256::new());
+    for file in &files {
+        let name = file.strip_prefix(path).unwrap_or(file).to_string_lossy();
+        key.part(&name, &file_hash(file)?);
+    }
+    Ok(key.finish())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -140,13 +193,46 @@ impl Builder<'_> {
         self.stages.len() - 1
     }
 
-    fn hash_config(&self, path: &Path, field: &str) -> Result<String> {
-        file_hash(path).map_err(|e| {
+    /// The config a stage runs on: its hash, the path to pass, and the
+    /// derived file to write when `set` is not empty.
+    fn stage_config(
+        &self,
+        path: &Path,
+        set: &toml::Table,
+        field: &str,
+        derived_name: &str,
+    ) -> Result<(String, PathBuf, Option<DerivedConfig>)> {
+        let fail = |e: &dyn std::fmt::Display| {
             RunError::config(
                 &self.config.path,
                 format!("{field} = {}: {e}", path.display()),
             )
-        })
+        };
+        if set.is_empty() {
+            let hash = file_hash(path).map_err(|e| fail(&e))?;
+            return Ok((hash, path.to_owned(), None));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| fail(&e))?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| fail(&e))?;
+        merge(&mut table, set);
+        let merged = toml::to_string(&table).map_err(|e| fail(&e))?;
+        let text = format!(
+            "# Written by toolgrad run: {} with the run config's `set` merged in.\n{merged}",
+            path.display()
+        );
+        let hash = hex(&Sha256::digest(text.as_bytes()));
+        let derived = self
+            .root
+            .join("configs")
+            .join(format!("{derived_name}.toml"));
+        Ok((
+            hash,
+            derived.clone(),
+            Some(DerivedConfig {
+                path: derived,
+                text,
+            }),
+        ))
     }
 
     fn stage(&self, arm: &str, kind: Kind, suffix: &str) -> (String, PathBuf) {
@@ -155,23 +241,28 @@ impl Builder<'_> {
         (id, dir)
     }
 
-    fn arm(
+    /// The generate and verify stages of a generated arm: the generate
+    /// stage's key, its folder and its index.
+    fn generated(
         &mut self,
-        arm: &Arm,
-        model: &Path,
-        model_hash: &str,
-        eval: Option<&EvalSection>,
-    ) -> Result<()> {
-        let generate_hash = self.hash_config(&arm.generate.config, "generate.config")?;
+        arm: &str,
+        section: &GenerateSection,
+    ) -> Result<(String, PathBuf, usize)> {
+        let (generate_hash, generate_config, derived) = self.stage_config(
+            &section.config,
+            &section.set,
+            "generate.config",
+            &format!("{arm}-generate"),
+        )?;
         let mut key = Key::new(Kind::Generate);
         key.part("config", &generate_hash);
-        let seeds = arm.generate.num_seeds.map(|n| n.to_string());
+        let seeds = section.num_seeds.map(|n| n.to_string());
         key.part("num_seeds", seeds.as_deref().unwrap_or("-"));
-        let (id, dir) = self.stage(&arm.name, Kind::Generate, "");
+        let (id, dir) = self.stage(arm, Kind::Generate, "");
         let mut argv = vec![
             "generate".into(),
             "--config".into(),
-            path_arg(&arm.generate.config),
+            path_arg(&generate_config),
             "--out".into(),
             path_arg(&dir),
             "--quiet".into(),
@@ -186,15 +277,15 @@ impl Builder<'_> {
             argv,
             key: key.finish(),
             deps: Vec::new(),
-            head: None,
+            head: Vec::new(),
+            derived,
             model: None,
             scored: None,
         });
         let generated = self.stages[generate].dir.clone();
-
         let mut key = Key::new(Kind::Verify);
         key.part("input", &self.stages[generate].key);
-        let (id, dir) = self.stage(&arm.name, Kind::Verify, "");
+        let (id, dir) = self.stage(arm, Kind::Verify, "");
         self.add(Stage {
             id,
             kind: Kind::Verify,
@@ -202,31 +293,73 @@ impl Builder<'_> {
             argv: vec!["verify".into(), path_arg(&generated)],
             key: key.finish(),
             deps: vec![generate],
-            head: None,
+            head: Vec::new(),
+            derived: None,
             model: None,
             scored: None,
         });
+        Ok((self.stages[generate].key.clone(), generated, generate))
+    }
 
-        let format_hash = self.hash_config(&arm.format.config, "format.config")?;
+    fn arm(
+        &mut self,
+        arm: &Arm,
+        model: &Path,
+        model_hash: &str,
+        eval: Option<&EvalSection>,
+    ) -> Result<()> {
+        let (input_key, input, deps, import) = match &arm.source {
+            Source::Generate(section) => {
+                let (key, dir, generate) = self.generated(&arm.name, section)?;
+                (key, dir, vec![generate], None)
+            }
+            Source::Import(section) => {
+                let hash = tree_hash(&section.path).map_err(|e| {
+                    RunError::config(
+                        &self.config.path,
+                        format!("import.path = {}: {e}", section.path.display()),
+                    )
+                })?;
+                let mut key = Key::new(Kind::Format);
+                key.part("import", &section.format).part("data", &hash);
+                (
+                    key.finish(),
+                    section.path.clone(),
+                    Vec::new(),
+                    Some(section.format.clone()),
+                )
+            }
+        };
+
+        let (format_hash, format_config, derived) = self.stage_config(
+            &arm.format.config,
+            &arm.format.set,
+            "format.config",
+            &format!("{}-format", arm.name),
+        )?;
         let mut key = Key::new(Kind::Format);
-        key.part("input", &self.stages[generate].key)
-            .part("config", &format_hash);
+        key.part("input", &input_key).part("config", &format_hash);
         let (id, dir) = self.stage(&arm.name, Kind::Format, "");
+        let mut argv = vec![
+            "format".into(),
+            path_arg(&input),
+            "--out".into(),
+            path_arg(&dir),
+            "--config".into(),
+            path_arg(&format_config),
+        ];
+        if let Some(format) = import {
+            argv.extend(["--import".into(), format]);
+        }
         let format = self.add(Stage {
             id,
             kind: Kind::Format,
-            argv: vec![
-                "format".into(),
-                path_arg(&generated),
-                "--out".into(),
-                path_arg(&dir),
-                "--config".into(),
-                path_arg(&arm.format.config),
-            ],
+            argv,
             dir,
             key: key.finish(),
-            deps: vec![generate],
-            head: None,
+            deps,
+            head: Vec::new(),
+            derived,
             model: None,
             scored: None,
         });
@@ -234,21 +367,40 @@ impl Builder<'_> {
             return Ok(());
         };
         let split = self.stages[format].dir.join(&arm.format.split);
-        let train_hash = self.hash_config(&train.config, "train.config")?;
+        let (train_hash, train_config, derived) = self.stage_config(
+            &train.config,
+            &train.set,
+            "train.config",
+            &format!("{}-train", arm.name),
+        )?;
         let mut key = Key::new(Kind::Train);
         key.part("input", &self.stages[format].key)
             .part("split", &arm.format.split)
             .part("config", &train_hash)
             .part("model", model_hash)
             .part("max_steps", &format!("{:?}", train.max_steps))
-            .part("eval_samples", &format!("{:?}", train.eval_samples));
+            .part("eval_samples", &format!("{:?}", train.eval_samples))
+            .part("samples", &format!("{:?}", train.samples));
         let (id, dir) = self.stage(&arm.name, Kind::Train, "");
+        let mut head = Vec::new();
+        let data = match train.samples {
+            Some(lines) => {
+                let to = dir.join("train-samples.jsonl");
+                head.push(HeadFile {
+                    from: split.join("train.jsonl"),
+                    to: to.clone(),
+                    lines,
+                });
+                to
+            }
+            None => split.join("train.jsonl"),
+        };
         let mut argv = vec![
             "train".into(),
             "--config".into(),
-            path_arg(&train.config),
+            path_arg(&train_config),
             "--data".into(),
-            path_arg(&split.join("train.jsonl")),
+            path_arg(&data),
             "--model".into(),
             path_arg(model),
             "--out".into(),
@@ -257,13 +409,14 @@ impl Builder<'_> {
         if let Some(n) = train.max_steps {
             argv.extend(["--max-steps".into(), n.to_string()]);
         }
-        let head = train.eval_samples.map(|lines| HeadFile {
-            from: split.join("test.jsonl"),
-            to: dir.join("eval.jsonl"),
-            lines,
-        });
-        if let Some(head) = &head {
-            argv.extend(["--eval-data".into(), path_arg(&head.to)]);
+        if let Some(lines) = train.eval_samples {
+            let to = dir.join("eval.jsonl");
+            argv.extend(["--eval-data".into(), path_arg(&to)]);
+            head.push(HeadFile {
+                from: split.join("test.jsonl"),
+                to,
+                lines,
+            });
         }
         let trained = self.add(Stage {
             id,
@@ -273,6 +426,7 @@ impl Builder<'_> {
             key: key.finish(),
             deps: vec![format],
             head,
+            derived,
             model: Some(model.to_owned()),
             scored: None,
         });
@@ -329,7 +483,8 @@ impl Builder<'_> {
                 argv,
                 key: key.finish(),
                 deps: deps.clone(),
-                head: None,
+                head: Vec::new(),
+                derived: None,
                 model: Some(model.to_owned()),
                 scored: Some(Scored {
                     model: name.to_owned(),

@@ -50,6 +50,15 @@ impl Exec for Fake {
                     format!("name,accuracy_pct,correct,scored,missing,total\nsimple_python,{:.2},{correct},5,395,400\n", correct as f64 * 20.0),
                 )
                 .unwrap();
+                let verdicts: String = (0..5)
+                    .map(|i| {
+                        format!(
+                            "{{\"id\":\"simple_python_{i}\",\"valid\":{}}}\n",
+                            i < correct
+                        )
+                    })
+                    .collect();
+                std::fs::write(score.join("simple_python.verdicts.jsonl"), verdicts).unwrap();
             }
             _ => {}
         }
@@ -164,6 +173,7 @@ fn stages_run_once_share_equal_inputs_and_rerun_only_what_changed() {
         &root,
         &Options {
             from: Some(Kind::Format),
+            ..Options::default()
         },
         &mut forced,
     )
@@ -177,20 +187,32 @@ fn stages_run_once_share_equal_inputs_and_rerun_only_what_changed() {
     // The report cites the verdict file behind each number.
     let config = RunConfig::load(&run).unwrap();
     let plan = Plan::new(&config, &root, &model).unwrap();
-    let md = toolgrad_run::report::write(&plan, "toolgrad run run.toml").unwrap();
+    let md = toolgrad_run::report::write(&plan, "toolgrad run run.toml", &run).unwrap();
     assert!(
-        md.contains("| a | free | simple_python | 80.0 % | 4 / 5 | 400 |"),
+        md.contains("| a | free | simple_python | 80.0 % | 37.55–96.38 % | 4 / 5 | 400 |"),
         "{md}"
     );
     assert!(
-        md.contains("| a/train | 2 | 0.5000 | 0.7500 | 40 |"),
+        md.contains("| a/train | 2 | 0.5000 | 0.7500 | 40 | - |"),
         "{md}"
     );
     let csv = std::fs::read_to_string(root.join("report/bfcl.csv")).unwrap();
     assert!(
-        csv.contains("base,constrained,simple_python,20.00,1,5,400,"),
+        csv.contains("base,constrained,simple_python,20.00,3.62,62.45,1,5,400,"),
         "{csv}"
     );
+    // Base got entry 0 right, the arms entries 0-3: three discordant pairs,
+    // all one way, p = 2 · (1/2)^3.
+    let pairs = std::fs::read_to_string(root.join("report/comparisons.csv")).unwrap();
+    assert!(
+        pairs.contains("free,base,a,5,1,4,0,3,0.250000\n"),
+        "{pairs}"
+    );
+    assert!(
+        pairs.contains("constrained,a,b,5,4,4,0,0,1.000000\n"),
+        "{pairs}"
+    );
+    assert!(root.join("report/bfcl.png").is_file());
     assert!(
         csv.contains("base/eval-constrained/score/simple_python.verdicts.jsonl"),
         "{csv}"
@@ -232,4 +254,97 @@ fn an_interrupted_stage_resumes_and_a_foreign_folder_is_refused() {
     .unwrap_err();
     assert!(error.to_string().contains("did not write"), "{error}");
     assert!(other.join("base/eval-free/mine.txt").exists());
+}
+
+#[test]
+fn set_runs_a_stage_on_a_derived_config_and_keys_it_by_the_merged_text() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("g.toml"),
+        "num_seeds = 4\n[policy]\nproposer = \"rule\"\nselector = \"rule\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("f.toml"), "seed = 1\n").unwrap();
+    let run = dir.path().join("run.toml");
+    let arm = |name: &str, set: &str| {
+        format!("[[arm]]\nname = \"{name}\"\n[arm.generate]\nconfig = \"g.toml\"\n{set}\n")
+    };
+    let text = format!(
+        "name = \"sweep\"\n[generate]\nconfig = \"g.toml\"\n[format]\nconfig = \"f.toml\"\n{}{}{}",
+        arm("rule", ""),
+        arm("random", "set = { policy = { selector = \"random\" } }"),
+        arm("same", "set = { policy = { selector = \"random\" } }"),
+    );
+    std::fs::write(&run, text).unwrap();
+    let config = RunConfig::load(&run).unwrap();
+    let root = dir.path().join("runs/sweep");
+    let plan = Plan::new(&config, &root, Path::new("unused.gguf")).unwrap();
+    let generate: Vec<&Stage> = plan
+        .stages
+        .iter()
+        .filter(|s| s.kind == Kind::Generate)
+        .collect();
+    // Equal overrides share one stage; the plain arm reads the file itself.
+    assert_eq!(generate.len(), 2, "{generate:?}");
+    assert!(generate[0].derived.is_none());
+    assert!(generate[0]
+        .argv
+        .contains(&dir.path().join("g.toml").display().to_string()));
+    let derived = generate[1].derived.as_ref().unwrap();
+    assert_eq!(derived.path, root.join("configs/random-generate.toml"));
+    assert!(generate[1]
+        .argv
+        .contains(&derived.path.display().to_string()));
+    let merged: toml::Table = toml::from_str(&derived.text).unwrap();
+    assert_eq!(merged["policy"]["selector"].as_str(), Some("random"));
+    assert_eq!(merged["policy"]["proposer"].as_str(), Some("rule"));
+    assert_eq!(merged["num_seeds"].as_integer(), Some(4));
+    assert_ne!(generate[0].key, generate[1].key);
+
+    let mut fake = Fake::default();
+    execute(&plan, &run, &Options::default(), &mut fake, &mut |_| {}).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&derived.path).unwrap(),
+        derived.text
+    );
+
+    // A stage config that is not TOML is named with the field it came from.
+    std::fs::write(dir.path().join("g.toml"), "num_seeds = [").unwrap();
+    let error = Plan::new(&config, &root, Path::new("unused.gguf")).unwrap_err();
+    assert!(
+        error.to_string().contains("generate.config") && error.to_string().contains("g.toml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn until_stops_after_a_stage_kind_and_the_report_counts_only_finished_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, model) = setup(dir.path());
+    let root = dir.path().join("runs/demo");
+    let mut fake = Fake::default();
+    let until = Options {
+        until: Some(Kind::Format),
+        ..Options::default()
+    };
+    let outcomes = go(&run, &model, &root, &until, &mut fake).unwrap();
+    assert_eq!(fake.ran, ["a/generate", "a/verify", "a/format"]);
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Skipped).count(),
+        outcomes.len() - 3
+    );
+    let config = RunConfig::load(&run).unwrap();
+    let plan = Plan::new(&config, &root, &model).unwrap();
+    let md = toolgrad_run::report::write(&plan, "toolgrad run run.toml", &run).unwrap();
+    assert!(
+        !md.contains("## BFCL") && !md.contains("## Training"),
+        "{md}"
+    );
+    // The rest runs later without redoing what is done.
+    let mut rest = Fake::default();
+    go(&run, &model, &root, &Options::default(), &mut rest).unwrap();
+    assert!(rest
+        .ran
+        .iter()
+        .all(|s| s.contains("train") || s.contains("eval")));
 }

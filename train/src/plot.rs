@@ -1,31 +1,16 @@
 //! `loss.png` beside `metrics.jsonl`: train loss per step and eval loss
-//! points. Text needs a TrueType font ([`toolgrad_core::fonts`]); without one
-//! the curves are drawn unlabelled.
+//! points ([`toolgrad_core::chart`] draws text only where a font is found).
 
 use std::path::Path;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
+use toolgrad_core::chart::{write_png, Area};
 
 use crate::error::{Result, TrainError};
 use crate::metrics::{Kind, Record};
 
-/// Registers a system font as `sans-serif` once; whether one was found.
-fn font() -> bool {
-    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *FOUND.get_or_init(|| {
-        toolgrad_core::fonts::sans_serif().is_some_and(|bytes| {
-            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
-        })
-    })
-}
-
 /// Draws the loss curves of `records` into `path` (PNG, 900 × 500).
 pub fn loss_curve(records: &[Record], path: &Path, title: &str) -> Result<()> {
-    let fail = |e: String| TrainError::Plot {
-        path: path.to_path_buf(),
-        message: e,
-    };
     let series = |kind: Kind| -> Vec<(f64, f64)> {
         records
             .iter()
@@ -40,37 +25,25 @@ pub fn loss_curve(records: &[Record], path: &Path, title: &str) -> Result<()> {
         .map(|p| p.1)
         .filter(|l| l.is_finite())
         .fold(0.1, f64::max);
-    let labelled = font();
-    // Drawn under a temporary name (the encoder goes by the extension), then renamed.
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("plot.png");
-    let partial = path.with_file_name(format!(".partial-{name}"));
-    draw(
-        &train,
-        &eval,
-        (max_step, max_loss),
-        labelled,
-        title,
-        &partial,
-    )
-    .map_err(fail)?;
-    std::fs::rename(&partial, path).map_err(|e| TrainError::io(path, e))
+    write_png(path, (900, 500), |root, labelled| {
+        draw(root, &train, &eval, (max_step, max_loss), labelled, title)
+    })
+    .map_err(|e| TrainError::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }
 
 fn draw(
+    root: &Area<'_>,
     train: &[(f64, f64)],
     eval: &[(f64, f64)],
     (max_step, max_loss): (f64, f64),
     labelled: bool,
     title: &str,
-    path: &Path,
 ) -> std::result::Result<(), String> {
     let fail = |e: String| e;
-    let root = BitMapBackend::new(path, (900, 500)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let mut builder = ChartBuilder::on(&root);
+    let mut builder = ChartBuilder::on(root);
     builder.margin(20);
     if labelled {
         builder
@@ -114,5 +87,5 @@ fn draw(
             .draw()
             .map_err(|e| fail(e.to_string()))?;
     }
-    root.present().map_err(|e| fail(e.to_string()))
+    Ok(())
 }

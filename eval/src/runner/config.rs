@@ -147,6 +147,7 @@ impl EndpointConfig {
             underscore_to_dot: self.mode == Mode::Fc,
             limit: None,
             constrain_calls: false,
+            shard: None,
         }
     }
 }

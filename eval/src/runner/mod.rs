@@ -7,11 +7,13 @@
 //!   as `[{name: arguments}]`, decoded later by the FC decoder.
 //!
 //! Runs are resumable: entries already answered in a result file are skipped.
-//! Tokens and latency are recorded per entry.
+//! Tokens and latency are recorded per entry. A run can be one of N shards
+//! ([`shard`]), joined afterwards by [`shard::merge`].
 
 pub mod config;
 pub mod prompt;
 pub mod results;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
+use toolgrad_core::shard::Shard;
 
 use crate::category::Category;
 use crate::checker::CheckOptions;
@@ -26,10 +29,11 @@ use crate::dataset::{load_category, Entry};
 use crate::decode::ResultFormat;
 use crate::error::Result;
 use crate::score::ScoreOptions;
+use crate::summary::MissingPolicy;
 use results::{ResultFile, ResultRecord};
 
 /// How a model is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Prompt,
@@ -50,6 +54,8 @@ pub struct RunSettings {
     /// the entry's functions (`response_format` `python_calls`, which toolgrad's
     /// local engine and `toolgrad serve` honour).
     pub constrain_calls: bool,
+    /// Only this shard's entries (after `limit`), for one of N machines.
+    pub shard: Option<Shard>,
 }
 
 impl RunSettings {
@@ -63,6 +69,16 @@ impl RunSettings {
             check: CheckOptions {
                 underscore_to_dot: self.underscore_to_dot,
             },
+        }
+    }
+
+    /// How the whole run's missing entries count: a `--limit` smoke run is
+    /// scored over the entries answered, a full run counts them as wrong.
+    pub fn missing_policy(&self) -> MissingPolicy {
+        if self.limit.is_some() {
+            MissingPolicy::Partial
+        } else {
+            MissingPolicy::CountAsWrong
         }
     }
 }
@@ -138,7 +154,8 @@ pub fn result_path(results_dir: &Path, category: Category) -> PathBuf {
 }
 
 /// Queries `model` on every unanswered entry of `category` (the first
-/// `settings.limit` ones, if set) and appends the answers.
+/// `settings.limit` ones, if set; of those, `settings.shard`'s) and appends
+/// the answers.
 pub async fn run_category<M: ChatModel + 'static>(
     model: Arc<M>,
     data_dir: &Path,
@@ -152,6 +169,9 @@ pub async fn run_category<M: ChatModel + 'static>(
     let order: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
     if let Some(limit) = settings.limit {
         entries.truncate(limit);
+    }
+    if let Some(shard) = settings.shard {
+        entries = shard.select(entries);
     }
     let path = result_path(results_dir, category);
     let mut file = ResultFile::open(&path)?;

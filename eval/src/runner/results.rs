@@ -86,8 +86,14 @@ impl ResultFile {
     /// dropping failed attempts that a later record answered. Ids that `order`
     /// lacks (a `--limit` run over a folder with a full run) keep their lines,
     /// after the ordered ones: a written answer is never dropped.
+    /// A file never appended to (a shard with no entries of the category)
+    /// is written empty.
     pub fn finish(&self, order: &[String]) -> Result<()> {
-        let text = std::fs::read_to_string(&self.path).map_err(|e| EvalError::io(&self.path, e))?;
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(EvalError::io(&self.path, e)),
+        };
         let mut latest: std::collections::HashMap<String, String> =
             std::collections::HashMap::new();
         let mut seen: Vec<String> = Vec::new();

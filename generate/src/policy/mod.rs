@@ -1,12 +1,14 @@
 //! The four agent roles of an iteration, each behind a trait with an
 //! LLM-backed implementation ([`llm`]) and a deterministic rule-based one
-//! ([`rule`]): proposer, executor, selector (the textual gradient) and inverse
-//! predictor. Also the data they exchange, which the trace records.
+//! ([`rule`]): proposer, executor, selector (the textual gradient; [`random`]
+//! for the no-gradient ablation) and inverse predictor. Also the data they
+//! exchange, which the trace records.
 
 pub mod intents;
 pub mod llm;
 mod phrasing;
 pub mod plan;
+pub mod random;
 mod request;
 pub mod rule;
 pub mod surface;

@@ -207,15 +207,15 @@ pub fn format_value(value: &Value, cap: usize) -> String {
                 .take(limit)
                 .map(|v| format_value(v, cap))
                 .collect();
-            let mut text = match shown.len() {
+            // A cut list says how long it is: a count the observation holds.
+            match shown.len() {
                 0 => "nothing".to_owned(),
+                _ if items.len() > limit => {
+                    format!("{}, … ({} in all)", shown.join(", "), items.len())
+                }
                 1 => shown[0].clone(),
                 n => format!("{} and {}", shown[..n - 1].join(", "), shown[n - 1]),
-            };
-            if items.len() > limit {
-                text.push_str(&format!(" (and {} more)", items.len() - limit));
             }
-            text
         }
         Value::Object(map) => {
             let mut values = map.values().map(|v| format_value(v, cap));
