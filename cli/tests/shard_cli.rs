@@ -71,9 +71,7 @@ fn mask(text: &str, field: &str) -> String {
     let mut rest = text;
     while let Some(at) = rest.find(&key) {
         let value = &rest[at + key.len()..];
-        let end = value
-            .find([',', '}', '\n'])
-            .unwrap_or(value.len());
+        let end = value.find([',', '}', '\n']).unwrap_or(value.len());
         out.push_str(&rest[..at + key.len()]);
         out.push('_');
         rest = &value[end..];
