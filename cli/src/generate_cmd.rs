@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use toolgrad_core::shard::Shard;
 use toolgrad_generate::config::{GenerateConfig, Method};
-use toolgrad_generate::tools::builtin::BuiltinSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
 use toolgrad_generate::validate::Validator;
+use toolgrad_tools::builtin::BuiltinSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolSource};
 
 #[derive(Args)]
 pub struct GenerateArgs {
@@ -175,9 +175,8 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
             }
             None => {
                 let builtin: Arc<dyn ToolSource> =
-                    Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
-                let toolbox = ToolBox::new(vec![builtin], CallLimits::default())
-                    .map_err(anyhow::Error::msg)?;
+                    Arc::new(BuiltinSource::new(None)?);
+                let toolbox = ToolBox::new(vec![builtin], CallLimits::default())?;
                 (toolbox, Validator::new(Default::default()))
             }
         };
@@ -229,10 +228,10 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
 }
 
 pub fn tools(command: ToolsCommand) -> Result<ExitCode> {
-    let source = Arc::new(BuiltinSource::new(None).map_err(anyhow::Error::msg)?);
+    let source = Arc::new(BuiltinSource::new(None)?);
     match command {
         ToolsCommand::List => {
-            for tool in toolgrad_generate::tools::builtin::catalogue() {
+            for tool in toolgrad_tools::builtin::catalogue() {
                 println!("{:<30} {:<11} {}", tool.name, tool.domain, tool.description);
             }
         }
@@ -240,15 +239,12 @@ pub fn tools(command: ToolsCommand) -> Result<ExitCode> {
             let args: serde_json::Value =
                 serde_json::from_str(&args).context("the arguments are not JSON")?;
             let builtin: Arc<dyn ToolSource> = source;
-            let toolbox =
-                ToolBox::new(vec![builtin], CallLimits::default()).map_err(anyhow::Error::msg)?;
+            let toolbox = ToolBox::new(vec![builtin], CallLimits::default())?;
             let observation = runtime()?.block_on(toolbox.call(&name, &args))?;
             println!("{observation}");
         }
         ToolsCommand::Mcp => {
-            runtime()?
-                .block_on(toolgrad_generate::tools::mcp::serve_builtin(source))
-                .map_err(anyhow::Error::msg)?;
+            runtime()?.block_on(toolgrad_tools::mcp::serve_builtin(source))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use toolgrad_testkit::{serve_in_thread, MockOptions, Reply, Responder};
+
 fn toolgrad(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_toolgrad"))
         .args(args)
@@ -221,26 +223,11 @@ fn missing_data_and_bad_config_get_clear_errors() {
 
 /// A chat-completions server on 127.0.0.1 that always answers `[math.factorial(number=5)]`.
 fn serve_factorial() -> String {
-    use axum::routing::post;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new().route(
-                "/v1/chat/completions",
-                post(|| async {
-                    axum::Json(serde_json::json!({
-                        "choices": [{"message": {"role": "assistant", "content": "[math.factorial(number=5)]"}}],
-                        "usage": {"prompt_tokens": 50, "completion_tokens": 9}
-                    }))
-                }),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            sender.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}/v1", receiver.recv().unwrap())
+    let options = MockOptions {
+        responder: Responder::new(|_| Reply::text("[math.factorial(number=5)]", 50, 9)),
+        ..MockOptions::default()
+    };
+    serve_in_thread(options).unwrap().base_url()
 }
 
 #[test]

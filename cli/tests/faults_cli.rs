@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use toolgrad_generate::mock_llm::{serve, MockOptions, MockServer};
+use toolgrad_testkit::{serve, MockOptions, MockServer};
 
 mod common;
 

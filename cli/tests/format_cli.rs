@@ -117,7 +117,7 @@ fn bad_input_is_named() {
 /// stdio), played by the scripted LLM: `format` needs nothing but the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mcp_only_run_formats_from_its_catalog() {
-    use toolgrad_generate::mock_llm::{serve, MockOptions};
+    use toolgrad_testkit::{serve, MockOptions};
     let server = serve(MockOptions::default(), 0).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.toml");

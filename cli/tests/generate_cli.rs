@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use toolgrad_generate::mock_llm::{serve, MockOptions};
+use toolgrad_testkit::{serve, MockOptions};
 
 mod common;
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use toolgrad_generate::mock_llm::{serve, MockOptions};
+use toolgrad_testkit::{serve, MockOptions};
 
 mod common;
 

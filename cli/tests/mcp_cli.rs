@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
-use toolgrad_generate::tools::builtin::BuiltinSource;
-use toolgrad_generate::tools::mcp::McpSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolError, ToolSource};
+use toolgrad_tools::builtin::BuiltinSource;
+use toolgrad_tools::mcp::McpSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolError, ToolSource};
 
 const TOOLGRAD: &str = env!("CARGO_BIN_EXE_toolgrad");
 

@@ -179,7 +179,7 @@ fn the_paper_and_ablation_configs_plan_and_every_stage_config_loads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_paper_generate_configs_run_against_the_scripted_endpoint_at_tiny_sizes() {
-    use toolgrad_generate::mock_llm::{serve, MockOptions};
+    use toolgrad_testkit::{serve, MockOptions};
     let server = serve(MockOptions::default(), 0).await.unwrap();
     let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,8 @@ use std::process::{Command, Output};
 mod common;
 
 use common::{generate_command, TOOLGRAD};
+use toolgrad_core::llm::ChatRequest;
+use toolgrad_testkit::{serve_in_thread, MockOptions, Reply, Responder};
 
 fn toolgrad(args: &[&str]) -> Output {
     Command::new(TOOLGRAD).args(args).output().unwrap()
@@ -266,39 +268,25 @@ fn dataset(dir: &Path) {
 /// A chat-completions server on 127.0.0.1 that answers "<n>!?" with
 /// `[math.factorial(number=<n>)]`, and n ≥ 11 with a refusal.
 fn serve_factorial() -> String {
-    use axum::routing::post;
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new().route(
-                "/v1/chat/completions",
-                post(
-                    |axum::Json(request): axum::Json<serde_json::Value>| async move {
-                        let messages = request["messages"].as_array().cloned().unwrap_or_default();
-                        let asked = messages
-                            .last()
-                            .and_then(|m| m["content"].as_str())
-                            .unwrap_or_default();
-                        let n: usize = asked.trim_end_matches("!?").parse().unwrap_or(0);
-                        let content = if n >= 11 {
-                            "I cannot help with that.".to_owned()
-                        } else {
-                            format!("[math.factorial(number={n})]")
-                        };
-                        axum::Json(serde_json::json!({
-                            "choices": [{"message": {"role": "assistant", "content": content}}],
-                            "usage": {"prompt_tokens": 40 + n, "completion_tokens": 9}
-                        }))
-                    },
-                ),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            sender.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    format!("http://{}/v1", receiver.recv().unwrap())
+    let reply = |request: &ChatRequest| {
+        let asked = request
+            .messages
+            .last()
+            .and_then(|m| m.content.as_deref())
+            .unwrap_or_default();
+        let n: u64 = asked.trim_end_matches("!?").parse().unwrap_or(0);
+        let content = if n >= 11 {
+            "I cannot help with that.".to_owned()
+        } else {
+            format!("[math.factorial(number={n})]")
+        };
+        Reply::text(content, 40 + n, 9)
+    };
+    let options = MockOptions {
+        responder: Responder::new(reply),
+        ..MockOptions::default()
+    };
+    serve_in_thread(options).unwrap().base_url()
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Shared pieces of toolgrad: crash-safe file writing, asset locations, PNG
+//! Shared pieces of toolgrad: crash-safe file writing, kill-safe JSONL files, asset locations, PNG
 //! charts (feature `chart`), text truncation, durations in seconds,
 //! credential redaction, `--shard K/N` slices and their merge checks, and the
 //! LLM client layer (chat messages, tool calls, and an OpenAI-compatible HTTP
@@ -7,6 +7,7 @@
 #[cfg(feature = "chart")]
 pub mod chart;
 pub mod fsutil;
+pub mod jsonl;
 pub mod llm;
 pub mod paths;
 pub mod redact;

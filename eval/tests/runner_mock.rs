@@ -1,145 +1,79 @@
 //! The BFCL runner against a mock OpenAI-compatible server on 127.0.0.1 that
 //! injects 429s, 500s, timeouts and garbage replies.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::{json, Value};
 use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
+use toolgrad_core::llm::{ChatRequest, FunctionCall, ToolCall, Usage};
 use toolgrad_eval::category::Category;
 use toolgrad_eval::runner::results::ResultRecord;
 use toolgrad_eval::runner::{
     progress_bar, result_path, run_category, Mode, RunReport, RunSettings,
 };
 use toolgrad_eval::score::score_directory;
+use toolgrad_testkit::{serve, Fault, MockOptions, MockServer, Reply, Responder};
 
-/// What the mock does with the n-th request for a question.
-#[derive(Clone, Copy)]
-enum Fault {
-    TooManyRequests,
-    ServerError,
-    Garbage,
-    Stall,
-}
-
-#[derive(Default)]
-struct Mock {
-    /// Faults served, in order, before a question is answered.
-    faults: Vec<Fault>,
-    /// Questions that always get a 500.
-    broken: Vec<String>,
-    calls_per_question: Mutex<std::collections::HashMap<String, usize>>,
-    requests: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    bodies: Mutex<Vec<Value>>,
-    auth: Mutex<Vec<String>>,
-}
-
-/// The reply a perfect model gives to each question of the tiny dataset.
-fn answer(question: &str, fc: bool) -> Value {
+/// The reply a perfect model gives to each question of the tiny dataset:
+/// native tool calls when the request offers tools, else the prompt-mode text.
+fn answer(request: &ChatRequest) -> Reply {
+    let question = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .and_then(|m| m.content.as_deref())
+        .unwrap_or_default();
     let (name, args) = if question.contains("triangle") {
         ("geometry.area", json!({"base": 10, "height": 5}))
     } else {
         ("math.factorial", json!({"number": 5}))
     };
-    if fc {
-        let tool = name.replace('.', "_");
-        json!({"role": "assistant", "content": null, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": args.to_string()}}
-        ]})
-    } else {
-        let rendered: Vec<String> = args
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        json!({"role": "assistant", "content": format!("[{name}({})]", rendered.join(", "))})
-    }
-}
-
-async fn chat(
-    State(mock): State<Arc<Mock>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    mock.requests.fetch_add(1, Ordering::SeqCst);
-    let now = mock.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    mock.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let response = respond(&mock, &headers, body).await;
-    mock.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
-}
-
-async fn respond(mock: &Mock, headers: &HeaderMap, body: Value) -> Response {
-    if let Some(auth) = headers.get("authorization") {
-        mock.auth
-            .lock()
-            .unwrap()
-            .push(auth.to_str().unwrap().to_owned());
-    }
-    mock.bodies.lock().unwrap().push(body.clone());
-    let question = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or_default()
-        .to_owned();
-    if mock.broken.contains(&question) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response();
-    }
-    let attempt = {
-        let mut calls = mock.calls_per_question.lock().unwrap();
-        let n = calls.entry(question.clone()).or_default();
-        *n += 1;
-        *n - 1
+    let usage = Usage {
+        prompt_tokens: 100,
+        completion_tokens: 7,
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    match mock.faults.get(attempt) {
-        Some(Fault::TooManyRequests) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "0")],
-            "slow down",
-        )
-            .into_response(),
-        Some(Fault::ServerError) => (StatusCode::BAD_GATEWAY, "upstream error").into_response(),
-        Some(Fault::Garbage) => (StatusCode::OK, "<html>not json</html>").into_response(),
-        Some(Fault::Stall) => {
-            // The client gives up after its timeout; an abandoned request is not in flight.
-            mock.in_flight.fetch_sub(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            mock.in_flight.fetch_add(1, Ordering::SeqCst);
-            (StatusCode::OK, "late").into_response()
-        }
-        None => {
-            let fc = body.get("tools").is_some();
-            Json(json!({
-                "choices": [{"index": 0, "message": answer(&question, fc), "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 7, "total_tokens": 107}
-            }))
-            .into_response()
-        }
+    if !request.tools.is_empty() {
+        let call = ToolCall {
+            id: "call_1".into(),
+            kind: "function".into(),
+            function: FunctionCall {
+                name: name.replace('.', "_"),
+                arguments: args.to_string(),
+            },
+        };
+        return Reply {
+            content: None,
+            tool_calls: vec![call],
+            usage,
+        };
+    }
+    let rendered: Vec<String> = args
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    Reply {
+        content: Some(format!("[{name}({})]", rendered.join(", "))),
+        tool_calls: Vec::new(),
+        usage,
     }
 }
 
-async fn serve(mock: Arc<Mock>) -> String {
-    let app = Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .with_state(mock);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{address}/v1")
+/// The mock with `options`, answering as [`answer`] after a 20 ms latency.
+async fn mock(options: MockOptions) -> MockServer {
+    serve(
+        MockOptions {
+            latency: Duration::from_millis(20),
+            responder: Responder::new(answer),
+            ..options
+        },
+        0,
+    )
+    .await
+    .unwrap()
 }
 
 /// A tiny BFCL data directory: simple_python with three entries.
@@ -243,35 +177,25 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     tiny_dataset(data.path());
-    let mock = Arc::new(Mock {
-        faults: vec![
+    let mock = mock(MockOptions {
+        faults_per_question: vec![
             Fault::TooManyRequests,
             Fault::ServerError,
-            Fault::Garbage,
+            Fault::NotJson,
             Fault::Stall,
         ],
-        ..Mock::default()
-    });
-    let url = serve(Arc::clone(&mock)).await;
-    let client = client(&url, 2);
+        ..MockOptions::default()
+    })
+    .await;
+    let client = client(&mock.base_url(), 2);
 
     let report = run(&client, data.path(), out.path(), Mode::Prompt).await;
     assert_eq!((report.queried, report.failed, report.skipped), (3, 0, 0));
-    assert_eq!(
-        mock.requests.load(Ordering::SeqCst),
-        15,
-        "4 faults + 1 answer per question"
-    );
-    assert!(
-        mock.max_in_flight.load(Ordering::SeqCst) <= 2,
-        "concurrency limit holds"
-    );
-    assert!(mock
-        .auth
-        .lock()
-        .unwrap()
-        .iter()
-        .all(|a| a == "Bearer sk-test-secret"));
+    assert_eq!(mock.requests(), 15, "4 faults + 1 answer per question");
+    assert!(mock.max_in_flight() <= 2, "concurrency limit holds");
+    let authorizations = mock.authorizations();
+    assert_eq!(authorizations.len(), 15);
+    assert!(authorizations.iter().all(|a| a == "Bearer sk-test-secret"));
 
     let path = result_path(out.path(), Category::SimplePython);
     let lines = records(&path);
@@ -293,7 +217,7 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
     );
 
     // The official v4 system prompt goes first, with the docs as 4-space JSON.
-    let bodies = mock.bodies.lock().unwrap().clone();
+    let bodies = mock.bodies();
     let system = bodies[0]["messages"][0]["content"].as_str().unwrap();
     assert!(system.starts_with("You are an expert in composing functions.You are given a question"));
     assert!(system.contains("Here is a list of functions in json format that you can invoke.\n[\n    {\n        \"name\": "));
@@ -309,10 +233,10 @@ async fn prompt_mode_survives_faults_records_usage_and_resumes() {
     assert_eq!(scores[0].correct(), 3);
 
     // A re-run finds every entry answered and sends nothing.
-    let before = mock.requests.load(Ordering::SeqCst);
+    let before = mock.requests();
     let again = run(&client, data.path(), out.path(), Mode::Prompt).await;
     assert_eq!((again.queried, again.skipped), (0, 3));
-    assert_eq!(mock.requests.load(Ordering::SeqCst), before);
+    assert_eq!(mock.requests(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -320,12 +244,18 @@ async fn a_request_that_keeps_failing_is_recorded_and_retried_on_the_next_run() 
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     tiny_dataset(data.path());
-    let broken = Arc::new(Mock {
-        broken: vec!["What is 5 factorial?".into()],
-        ..Mock::default()
-    });
-    let url = serve(Arc::clone(&broken)).await;
-    let report = run(&client(&url, 4), data.path(), out.path(), Mode::Prompt).await;
+    let broken = mock(MockOptions {
+        broken_questions: vec!["What is 5 factorial?".into()],
+        ..MockOptions::default()
+    })
+    .await;
+    let report = run(
+        &client(&broken.base_url(), 4),
+        data.path(),
+        out.path(),
+        Mode::Prompt,
+    )
+    .await;
     assert_eq!(report.failed, 1);
     let path = result_path(out.path(), Category::SimplePython);
     let failed = records(&path)
@@ -342,9 +272,14 @@ async fn a_request_that_keeps_failing_is_recorded_and_retried_on_the_next_run() 
         failed.error
     );
 
-    let healthy = Arc::new(Mock::default());
-    let url = serve(Arc::clone(&healthy)).await;
-    let report = run(&client(&url, 4), data.path(), out.path(), Mode::Prompt).await;
+    let healthy = mock(MockOptions::default()).await;
+    let report = run(
+        &client(&healthy.base_url(), 4),
+        data.path(),
+        out.path(),
+        Mode::Prompt,
+    )
+    .await;
     assert_eq!((report.queried, report.skipped, report.failed), (1, 2, 0));
     let lines = records(&path);
     assert_eq!(lines.len(), 3);
@@ -356,11 +291,16 @@ async fn fc_mode_sends_tools_and_stores_native_calls() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     tiny_dataset(data.path());
-    let mock = Arc::new(Mock::default());
-    let url = serve(Arc::clone(&mock)).await;
-    run(&client(&url, 3), data.path(), out.path(), Mode::Fc).await;
+    let mock = mock(MockOptions::default()).await;
+    run(
+        &client(&mock.base_url(), 3),
+        data.path(),
+        out.path(),
+        Mode::Fc,
+    )
+    .await;
 
-    let bodies = mock.bodies.lock().unwrap().clone();
+    let bodies = mock.bodies();
     let tools = bodies[0]["tools"].as_array().unwrap();
     assert!(
         tools[0]["function"]["name"].as_str().unwrap().contains('_'),

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use toolgrad_core::fsutil::write_atomic;
 
 use crate::error::{GenerateError, Result};
-use crate::tools::ToolBox;
+use toolgrad_tools::ToolBox;
 
 /// The catalog's file name inside a run directory.
 pub const FILE: &str = "tools.json";
@@ -22,7 +22,7 @@ pub struct CatalogTool {
     pub parameters: serde_json::Value,
     /// The tool source (`builtin`, `mcp:<name>`, `toolbench`).
     pub source: String,
-    /// The parent tool family (see [`crate::tools::ToolSpec::family`]).
+    /// The parent tool family (see [`toolgrad_tools::ToolSpec::family`]).
     pub family: String,
 }
 

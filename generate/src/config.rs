@@ -215,20 +215,60 @@ pub struct LlmConfig {
     pub judge: Option<LlmSettings>,
 }
 
-/// The LLM roles of each method, as `[llm.<role>]` names them.
-pub const TOOLGRAD_ROLES: [&str; 4] = ["proposer", "executor", "selector", "inverse"];
-pub const DFS_ROLES: [&str; 3] = ["query_writer", "solver", "judge"];
+/// A role that may ask an LLM, as `[llm.<role>]` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Proposer,
+    Executor,
+    Selector,
+    Inverse,
+    QueryWriter,
+    Solver,
+    Judge,
+}
+
+impl Role {
+    /// The roles of the answer-first loop.
+    pub const TOOLGRAD: [Role; 4] = [
+        Role::Proposer,
+        Role::Executor,
+        Role::Selector,
+        Role::Inverse,
+    ];
+    /// The roles of the query-first DFS baseline.
+    pub const DFS: [Role; 3] = [Role::QueryWriter, Role::Solver, Role::Judge];
+
+    /// The name of the role's `[llm.<name>]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Proposer => "proposer",
+            Role::Executor => "executor",
+            Role::Selector => "selector",
+            Role::Inverse => "inverse",
+            Role::QueryWriter => "query_writer",
+            Role::Solver => "solver",
+            Role::Judge => "judge",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 impl LlmConfig {
-    pub fn for_role(&self, role: &str) -> LlmSettings {
+    /// The role's settings: its own table over the `[llm]` defaults.
+    pub fn for_role(&self, role: Role) -> LlmSettings {
         let table = match role {
-            "proposer" => &self.proposer,
-            "executor" => &self.executor,
-            "selector" => &self.selector,
-            "query_writer" => &self.query_writer,
-            "solver" => &self.solver,
-            "judge" => &self.judge,
-            _ => &self.inverse,
+            Role::Proposer => &self.proposer,
+            Role::Executor => &self.executor,
+            Role::Selector => &self.selector,
+            Role::Inverse => &self.inverse,
+            Role::QueryWriter => &self.query_writer,
+            Role::Solver => &self.solver,
+            Role::Judge => &self.judge,
         };
         table
             .as_ref()
@@ -425,7 +465,7 @@ impl GenerateConfig {
         if self.method == Method::Dfs && dfs.max_llm_calls == 0 {
             return fail("`dfs.max_llm_calls` must be at least 1");
         }
-        for role in TOOLGRAD_ROLES.iter().chain(&DFS_ROLES) {
+        for role in Role::TOOLGRAD.into_iter().chain(Role::DFS) {
             let settings = self.llm.for_role(role);
             if settings.timeout_s.is_some_and(|s| !positive_seconds(s)) {
                 return Err(GenerateError::config(
@@ -433,12 +473,12 @@ impl GenerateConfig {
                     format!("`timeout_s` of role `{role}` must be a positive number of seconds (at most 1e9)"),
                 ));
             }
-            let is_llm = match (self.method, *role) {
-                (Method::Dfs, role) => DFS_ROLES.contains(&role),
-                (Method::Toolgrad, "proposer") => self.policy.proposer == PolicyKind::Llm,
-                (Method::Toolgrad, "executor") => self.policy.executor == PolicyKind::Llm,
-                (Method::Toolgrad, "selector") => self.policy.selector == PolicyKind::Llm,
-                (Method::Toolgrad, "inverse") => self.policy.inverse == PolicyKind::Llm,
+            let is_llm = match (self.method, role) {
+                (Method::Dfs, role) => Role::DFS.contains(&role),
+                (Method::Toolgrad, Role::Proposer) => self.policy.proposer == PolicyKind::Llm,
+                (Method::Toolgrad, Role::Executor) => self.policy.executor == PolicyKind::Llm,
+                (Method::Toolgrad, Role::Selector) => self.policy.selector == PolicyKind::Llm,
+                (Method::Toolgrad, Role::Inverse) => self.policy.inverse == PolicyKind::Llm,
                 (Method::Toolgrad, _) => false,
             };
             let openai = settings.backend.unwrap_or(Backend::Openai) == Backend::Openai;
@@ -498,11 +538,11 @@ mod tests {
         let config = GenerateConfig::parse(text, Path::new("x.toml")).unwrap();
         assert_eq!(config.loop_config(), LoopConfig::default());
         assert_eq!(config.seeds(), vec![1, 2, 3]);
-        let selector = config.llm.for_role("selector");
+        let selector = config.llm.for_role(Role::Selector);
         assert_eq!(selector.model.as_deref(), Some("big"));
         assert_eq!(selector.temperature, Some(1.0));
         assert_eq!(
-            config.llm.for_role("proposer").model.as_deref(),
+            config.llm.for_role(Role::Proposer).model.as_deref(),
             Some("small")
         );
     }
@@ -527,8 +567,14 @@ mod tests {
         assert!(config.uses_llm());
         let dfs = config.dfs_config();
         assert_eq!((dfs.width, dfs.max_depth, dfs.max_llm_calls), (3, 6, 60));
-        assert_eq!(config.llm.for_role("judge").model.as_deref(), Some("judge"));
-        assert_eq!(config.llm.for_role("solver").model.as_deref(), Some("m"));
+        assert_eq!(
+            config.llm.for_role(Role::Judge).model.as_deref(),
+            Some("judge")
+        );
+        assert_eq!(
+            config.llm.for_role(Role::Solver).model.as_deref(),
+            Some("m")
+        );
 
         // The DFS roles need an endpoint; the ToolGrad policy table does not matter.
         let err = GenerateConfig::parse("method = \"dfs\"\nnum_seeds = 1\n", Path::new("d.toml"))
@@ -565,8 +611,24 @@ mod tests {
         for key in ["method", "dfs"] {
             assert!(value.get(key).is_none(), "{key} in {value}");
         }
-        for key in DFS_ROLES {
-            assert!(value["llm"].get(key).is_none(), "llm.{key} in {value}");
+        for role in Role::DFS {
+            assert!(
+                value["llm"].get(role.name()).is_none(),
+                "llm.{role} in {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_role_reads_the_table_of_its_name() {
+        let roles: Vec<Role> = Role::TOOLGRAD.into_iter().chain(Role::DFS).collect();
+        let tables: String = roles
+            .iter()
+            .map(|role| format!("[{role}]\nmodel = \"{role}\"\n"))
+            .collect();
+        let config: LlmConfig = toml::from_str(&format!("model = \"default\"\n{tables}")).unwrap();
+        for role in roles {
+            assert_eq!(config.for_role(role).model.as_deref(), Some(role.name()));
         }
     }
 

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Method;
 use crate::policy::{Context, Counters, Gradient, ProposalSet, Report, Roles};
-use crate::tools::ToolBox;
 use crate::validate::Validator;
 use crate::workflow::{UpdateOutcome, Workflow};
+use toolgrad_tools::ToolBox;
 
 /// Loop settings; the defaults follow the paper.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

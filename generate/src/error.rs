@@ -16,11 +16,30 @@ pub enum GenerateError {
     #[error("config {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
     #[error("tool source: {0}")]
-    Tools(String),
+    Tools(#[from] toolgrad_tools::SourceError),
+    #[error("LLM: the API key variable `{0}` is not set")]
+    MissingKey(String),
     #[error("LLM: {0}")]
-    Llm(String),
+    Llm(#[from] toolgrad_core::llm::LlmError),
+    /// The local model could not be loaded, or this build has no local backend.
+    #[error("local model {}: {message}", path.display())]
+    LocalModel { path: PathBuf, message: String },
     #[error(transparent)]
     Shards(#[from] toolgrad_core::shard::ShardError),
+}
+
+impl From<toolgrad_core::jsonl::JsonlError> for GenerateError {
+    fn from(error: toolgrad_core::jsonl::JsonlError) -> Self {
+        use toolgrad_core::jsonl::JsonlError;
+        match error {
+            JsonlError::Io { path, source } => Self::io(&path, source),
+            JsonlError::Line {
+                path,
+                line,
+                message,
+            } => Self::data(&path, line, message),
+        }
+    }
 }
 
 impl GenerateError {

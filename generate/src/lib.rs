@@ -1,7 +1,7 @@
 //! ToolGrad's answer-first generation: tool chains grown by really executing
 //! tools, with the user query written afterwards.
 //!
-//! Data flows [`tools`] → [`engine`] (one seed: sample APIs → propose →
+//! Data flows tools (the `toolgrad-tools` crate) → [`engine`] (one seed: sample APIs → propose →
 //! execute → select, the textual gradient → update → inverse-predict) →
 //! [`run`] (many seeds, resumable output) → [`verify`] (re-execution and
 //! the [`grounding`] checks).
@@ -19,16 +19,12 @@ pub mod error;
 pub mod grounding;
 pub mod llm;
 pub mod merge;
-#[cfg(feature = "test-support")]
-pub mod mock_llm;
 pub mod policy;
 pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod setup;
 pub mod shard;
-pub mod store;
-pub mod tools;
 pub mod validate;
 pub mod verify;
 pub mod workflow;

@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use toolgrad_core::jsonl::{JsonlStore, Keyed};
 use toolgrad_core::llm::{
     ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
 };
@@ -20,7 +21,6 @@ use toolgrad_core::text::truncate_chars;
 use crate::config::StructuredMode;
 use crate::error::Result;
 use crate::policy::{Counters, RoleError};
-use crate::store::{JsonlStore, Keyed};
 
 /// [`ChatModel`] in object-safe form, so roles can hold any backend.
 pub trait DynChat: Send + Sync {
@@ -114,7 +114,7 @@ impl ReplayCache {
     }
 
     fn put(&self, reply: CachedReply) -> Result<()> {
-        self.store.put(reply)
+        Ok(self.store.put(reply)?)
     }
 }
 

@@ -20,6 +20,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use toolgrad_core::jsonl::complete_lines;
 use toolgrad_core::shard::{check_complete, StagedDir};
 
 use crate::config::GenerateConfig;
@@ -182,8 +183,7 @@ fn join_jsonl(sources: &[PathBuf]) -> Result<Vec<u8>> {
         let text = String::from_utf8(read(path)?)
             .map_err(|e| GenerateError::data(path, 0, e.to_string()))?;
         // A line without its newline is a write a kill cut short.
-        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        for (i, line) in complete.lines().enumerate() {
+        for (i, line) in complete_lines(&text).lines().enumerate() {
             let record: serde_json::Value = serde_json::from_str(line)
                 .map_err(|e| GenerateError::data(path, i + 1, e.to_string()))?;
             let Some(key) = record.get("key").and_then(|k| k.as_str()) else {

@@ -28,8 +28,8 @@ use crate::config::Method;
 use crate::dfs::DfsTrace;
 use crate::engine::{Engine, IterationTrace, SeedMetadata, SeedOutcome};
 use crate::error::{GenerateError, Result};
-use crate::tools::ToolBox;
 use crate::workflow::Workflow;
+use toolgrad_tools::ToolBox;
 
 /// A seed's trace as `trace/<seed>.json` holds it: ToolGrad's iterations (an
 /// array, the layout of older runs) or the DFS search (an object).

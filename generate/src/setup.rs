@@ -12,7 +12,7 @@ use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
 use toolgrad_core::llm::{ChatRequest, ChatResponse, LlmError};
 
 use crate::config::{
-    Backend, CacheMode, GenerateConfig, LlmSettings, Method, PolicyKind, StructuredMode,
+    Backend, CacheMode, GenerateConfig, LlmSettings, Method, PolicyKind, Role, StructuredMode,
     ToolSourceConfig,
 };
 use crate::dfs::{DfsEngine, DfsRoles};
@@ -24,11 +24,11 @@ use crate::policy::random::RandomSelector;
 use crate::policy::rule::RulePolicy;
 use crate::policy::{Executor, InversePredictor, Proposer, Roles, Selector};
 use crate::run::Generator;
-use crate::tools::builtin::{BuiltinSource, Env};
-use crate::tools::mcp::McpSource;
-use crate::tools::toolbench::ToolbenchSource;
-use crate::tools::{CallLimits, ToolBox, ToolSource};
 use crate::validate::Validator;
+use toolgrad_tools::builtin::{BuiltinSource, Env};
+use toolgrad_tools::mcp::McpSource;
+use toolgrad_tools::toolbench::ToolbenchSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolSource};
 
 /// The tool sources of a config, connected, plus the built-in data (for pools).
 pub async fn toolbox(
@@ -40,8 +40,7 @@ pub async fn toolbox(
     for source in &config.tools {
         match source {
             ToolSourceConfig::Builtin { domains } => {
-                let builtin =
-                    BuiltinSource::new(domains.as_deref()).map_err(GenerateError::Tools)?;
+                let builtin = BuiltinSource::new(domains.as_deref())?;
                 env = Some(builtin.env().clone());
                 sources.push(Arc::new(builtin));
             }
@@ -55,8 +54,7 @@ pub async fn toolbox(
             } => {
                 let mcp =
                     McpSource::connect(name, command, args, vars, allow.as_deref(), *deterministic)
-                        .await
-                        .map_err(GenerateError::Tools)?;
+                        .await?;
                 sources.push(Arc::new(mcp));
             }
             ToolSourceConfig::Toolbench {
@@ -67,8 +65,7 @@ pub async fn toolbox(
                 let key = std::env::var(key_env).ok();
                 let has_key = key.is_some();
                 let toolbench =
-                    ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))
-                        .map_err(GenerateError::Tools)?;
+                    ToolbenchSource::load(catalog, endpoint, key, &cache_dir.join("toolbench"))?;
                 if has_key && toolbench.sends_key_in_clear() {
                     eprintln!(
                         "warning: {endpoint} is plain HTTP: {key_env} travels unencrypted (the reference's endpoint)"
@@ -82,7 +79,7 @@ pub async fn toolbox(
         timeout: Duration::from_secs_f64(config.limits.tool_timeout_s),
         max_output_chars: config.limits.max_output_chars,
     };
-    let toolbox = ToolBox::new(sources, limits).map_err(GenerateError::Tools)?;
+    let toolbox = ToolBox::new(sources, limits)?;
     Ok((toolbox, env))
 }
 
@@ -173,9 +170,8 @@ fn backend(settings: &LlmSettings) -> Result<Arc<dyn DynChat>> {
             let mut client =
                 OpenAiConfig::new(base_url, settings.model.clone().unwrap_or_default());
             if let Some(var) = &settings.api_key_env {
-                client.api_key = Some(std::env::var(var).map_err(|_| {
-                    GenerateError::Llm(format!("the API key variable `{var}` is not set"))
-                })?);
+                client.api_key =
+                    Some(std::env::var(var).map_err(|_| GenerateError::MissingKey(var.clone()))?);
             }
             if let Some(n) = settings.concurrency {
                 client.concurrency = n;
@@ -187,19 +183,38 @@ fn backend(settings: &LlmSettings) -> Result<Arc<dyn DynChat>> {
                 client.timeout = Duration::from_secs_f64(s);
             }
             client.requests_per_minute = settings.requests_per_minute;
-            Arc::new(OpenAiClient::new(client).map_err(|e| GenerateError::Llm(e.to_string()))?)
+            Arc::new(OpenAiClient::new(client)?)
         }
-        Backend::Local => {
-            let path = settings
+        Backend::Local => local_backend(
+            &settings
                 .model_path
                 .clone()
-                .unwrap_or_else(toolgrad_core::paths::default_model_path);
-            let engine = toolgrad_model::engine::Engine::load(&path)
-                .map_err(|e| GenerateError::Llm(format!("{}: {e}", path.display())))?;
-            Arc::new(toolgrad_model::chat_engine::LocalModel::new(engine))
-        }
+                .unwrap_or_else(toolgrad_core::paths::default_model_path),
+        )?,
     };
     Ok(chat)
+}
+
+/// The burn engine on a GGUF file or exported model folder.
+#[cfg(feature = "local")]
+fn local_backend(path: &Path) -> Result<Arc<dyn DynChat>> {
+    let engine =
+        toolgrad_model::engine::Engine::load(path).map_err(|e| GenerateError::LocalModel {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    Ok(Arc::new(toolgrad_model::chat_engine::LocalModel::new(
+        engine,
+    )))
+}
+
+/// Built without the `local` feature: the config must name an endpoint.
+#[cfg(not(feature = "local"))]
+fn local_backend(path: &Path) -> Result<Arc<dyn DynChat>> {
+    Err(GenerateError::LocalModel {
+        path: path.to_owned(),
+        message: "this build of toolgrad-generate has no local backend (feature `local`)".into(),
+    })
 }
 
 /// The generator of the config's method.
@@ -237,15 +252,15 @@ pub async fn dfs_engine(config: &GenerateConfig, out: &Path) -> Result<DfsEngine
     let (toolbox, _) = toolbox(config, &cache_dir).await?;
     let cache = replay_cache(config, &cache_dir)?;
     let mut backends = Backends::new();
-    let mut llm = |role: &str| role_llm(&config.llm.for_role(role), cache.clone(), &mut backends);
+    let mut llm = |role: Role| role_llm(&config.llm.for_role(role), cache.clone(), &mut backends);
     Ok(DfsEngine {
         config: config.dfs_config(),
         num_apis: config.num_apis,
         max_iter: config.max_iter,
         roles: DfsRoles {
-            query_writer: llm("query_writer")?,
-            solver: llm("solver")?,
-            judge: llm("judge")?,
+            query_writer: llm(Role::QueryWriter)?,
+            solver: llm(Role::Solver)?,
+            judge: llm(Role::Judge)?,
         },
         toolbox: Arc::new(toolbox),
         validator: Validator::new(config.validator.clone()),
@@ -259,7 +274,7 @@ pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
     let cache = replay_cache(config, &cache_dir)?;
     let rule = RulePolicy::new(env, config.num_proposals);
     let mut backends = Backends::new();
-    let mut llm_policy = |role: &str| -> Result<LlmPolicy> {
+    let mut llm_policy = |role: Role| -> Result<LlmPolicy> {
         Ok(LlmPolicy {
             llm: role_llm(&config.llm.for_role(role), cache.clone(), &mut backends)?,
             num_proposals: config.num_proposals,
@@ -269,20 +284,20 @@ pub async fn engine(config: &GenerateConfig, out: &Path) -> Result<Engine> {
     // `GenerateConfig::check` lets `random` play the selector only.
     let proposer: Box<dyn Proposer> = match policy.proposer {
         PolicyKind::Rule | PolicyKind::Random => Box::new(rule.clone()),
-        PolicyKind::Llm => Box::new(llm_policy("proposer")?),
+        PolicyKind::Llm => Box::new(llm_policy(Role::Proposer)?),
     };
     let executor: Box<dyn Executor> = match policy.executor {
         PolicyKind::Rule | PolicyKind::Random => Box::new(rule.clone()),
-        PolicyKind::Llm => Box::new(llm_policy("executor")?),
+        PolicyKind::Llm => Box::new(llm_policy(Role::Executor)?),
     };
     let selector: Box<dyn Selector> = match policy.selector {
         PolicyKind::Rule => Box::new(rule.clone()),
         PolicyKind::Random => Box::new(RandomSelector),
-        PolicyKind::Llm => Box::new(llm_policy("selector")?),
+        PolicyKind::Llm => Box::new(llm_policy(Role::Selector)?),
     };
     let inverse: Box<dyn InversePredictor> = match policy.inverse {
         PolicyKind::Rule | PolicyKind::Random => Box::new(rule),
-        PolicyKind::Llm => Box::new(llm_policy("inverse")?),
+        PolicyKind::Llm => Box::new(llm_policy(Role::Inverse)?),
     };
     Ok(Engine {
         config: config.loop_config(),

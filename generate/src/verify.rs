@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GenerateError, Result};
 use crate::grounding;
 use crate::run::{DatasetRecord, SeedTrace};
-use crate::tools::ToolBox;
 use crate::validate::Validator;
 use crate::workflow::Workflow;
+use toolgrad_tools::ToolBox;
 
 /// The checks verify runs on each sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

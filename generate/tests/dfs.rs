@@ -19,10 +19,10 @@ use toolgrad_generate::dfs::search::{NodeOutcome, FINISH};
 use toolgrad_generate::dfs::{DfsEngine, DfsRoles, DfsTrace};
 use toolgrad_generate::engine::LoopConfig;
 use toolgrad_generate::llm::{DynChat, ReplayCache};
-use toolgrad_generate::mock_llm::{scripted_reply, ScriptedLlm};
 use toolgrad_generate::run::{replay_misses, run};
 use toolgrad_generate::validate::{Validator, ValidatorConfig};
 use toolgrad_generate::verify::check_sample;
+use toolgrad_testkit::scripted::{scripted_reply, ScriptedLlm};
 
 type Reply = (Option<String>, Vec<ToolCall>);
 type Rule = Box<dyn Fn(&ChatRequest) -> Option<Reply> + Send + Sync>;
@@ -629,4 +629,13 @@ async fn a_dfs_run_resumes_after_a_lost_seed_and_replays_without_an_llm() {
         misses[0].1.contains("replay cache has no reply"),
         "{misses:?}"
     );
+}
+
+#[test]
+fn the_scripted_llm_knows_the_dfs_names() {
+    use toolgrad_testkit::scripted;
+    assert_eq!(scripted::DFS_QUERY, toolgrad_generate::dfs::query::OUTPUT);
+    assert_eq!(scripted::DFS_CHECK, toolgrad_generate::dfs::judge::CHECK);
+    assert_eq!(scripted::DFS_PARSE, toolgrad_generate::dfs::judge::PARSE);
+    assert_eq!(scripted::DFS_FINISH, toolgrad_generate::dfs::search::FINISH);
 }

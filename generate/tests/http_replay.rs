@@ -11,8 +11,8 @@ use std::time::Duration;
 use toolgrad_core::llm::openai::{OpenAiClient, OpenAiConfig};
 use toolgrad_generate::engine::LoopConfig;
 use toolgrad_generate::llm::ReplayCache;
-use toolgrad_generate::mock_llm::{serve, MockOptions};
 use toolgrad_generate::run::run;
+use toolgrad_testkit::{serve, MockOptions};
 
 const SECRET: &str = "sk-test-never-stored-0123456789";
 

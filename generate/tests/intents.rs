@@ -12,8 +12,8 @@ use serde_json::Value;
 use toolgrad_generate::config::GenerateConfig;
 use toolgrad_generate::policy::intents::{Intent, PlanStep, Source, INTENTS};
 use toolgrad_generate::run::{run, DatasetRecord};
-use toolgrad_generate::tools::builtin::BuiltinSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
+use toolgrad_tools::builtin::BuiltinSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolSource};
 
 fn library() -> ToolBox {
     let source: Arc<dyn ToolSource> = Arc::new(BuiltinSource::new(None).unwrap());

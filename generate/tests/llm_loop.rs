@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
 use toolgrad_generate::engine::LoopConfig;
-use toolgrad_generate::mock_llm::ScriptedLlm;
 use toolgrad_generate::validate::{Validator, ValidatorConfig};
 use toolgrad_generate::verify::check_sample;
+use toolgrad_testkit::scripted::ScriptedLlm;
 
 fn config() -> LoopConfig {
     LoopConfig {

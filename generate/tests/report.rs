@@ -13,10 +13,10 @@ use toolgrad_core::llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
 use toolgrad_generate::config::{DfsConfig, Method};
 use toolgrad_generate::dfs::{DfsEngine, DfsRoles};
 use toolgrad_generate::engine::LoopConfig;
-use toolgrad_generate::mock_llm::ScriptedLlm;
 use toolgrad_generate::report::{self, chart};
 use toolgrad_generate::run::run;
 use toolgrad_generate::validate::{Validator, ValidatorConfig};
+use toolgrad_testkit::scripted::ScriptedLlm;
 
 /// The scripted LLM, except that the judge finds every second answer unsolved.
 #[derive(Default)]

@@ -10,9 +10,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use toolgrad_generate::engine::LoopConfig;
-use toolgrad_generate::mock_llm::ScriptedLlm;
-use toolgrad_generate::tools::toolbench::ToolbenchSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolError, ToolSource};
+use toolgrad_testkit::scripted::ScriptedLlm;
+use toolgrad_tools::toolbench::ToolbenchSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolError, ToolSource};
 
 mod common;
 
@@ -65,7 +65,7 @@ fn a_broken_catalog_file_is_named() {
     let error = ToolbenchSource::load(dir.path(), "http://x", None, dir.path())
         .err()
         .unwrap();
-    assert!(error.contains("Data/bad.json"), "{error}");
+    assert!(error.to_string().contains("Data/bad.json"), "{error}");
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use toolgrad_core::fsutil::{append_line, write_atomic};
+use toolgrad_core::jsonl::complete_lines;
 
 use crate::error::{Result, TrainError};
 
@@ -103,20 +104,17 @@ pub fn read(path: &Path) -> Result<Vec<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(TrainError::io(path, e)),
     };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
-        match serde_json::from_str(line) {
-            Ok(record) => out.push(record),
-            Err(_) if i + 1 == lines.len() => {}
-            Err(e) => {
-                return Err(TrainError::Data {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: e.to_string(),
-                })
-            }
+    let mut out = Vec::new();
+    for (i, line) in complete_lines(&text).lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
         }
+        let record = serde_json::from_str(line).map_err(|e| TrainError::Data {
+            path: path.to_path_buf(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        out.push(record);
     }
     Ok(out)
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use toolgrad_generate::mock_llm::{serve, MockOptions};
+use toolgrad_testkit::{serve, MockOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), String> {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use toolgrad_core::fsutil::{append_line, write_atomic};
+use toolgrad_core::jsonl::{open_for_append, JsonlError};
 
 use crate::error::{EvalError, Result};
 
@@ -39,29 +40,25 @@ impl ResultFile {
     /// final line cut off by a kill is dropped; any other bad line is an error.
     pub fn open(path: &Path) -> Result<Self> {
         let mut done = HashSet::new();
-        if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
-            let complete = match text.rfind('\n') {
-                Some(end) => &text[..=end],
-                None => "",
-            };
-            if complete.len() != text.len() {
-                write_atomic(path, complete.as_bytes()).map_err(|e| EvalError::io(path, e))?;
+        let complete = open_for_append(path).map_err(|e| match e {
+            JsonlError::Io { path, source } => EvalError::io(&path, source),
+            JsonlError::Line {
+                path,
+                line,
+                message,
+            } => EvalError::data(&path, line, message),
+        })?;
+        for (index, line) in complete
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let record: ResultRecord = serde_json::from_str(line).map_err(|e| {
+                EvalError::data(path, index + 1, format!("not a result record: {e}"))
+            })?;
+            if record.error.is_none() {
+                done.insert(record.id);
             }
-            for (index, line) in complete
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let record: ResultRecord = serde_json::from_str(line).map_err(|e| {
-                    EvalError::data(path, index + 1, format!("not a result record: {e}"))
-                })?;
-                if record.error.is_none() {
-                    done.insert(record.id);
-                }
-            }
-        } else if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| EvalError::io(parent, e))?;
         }
         Ok(Self {
             path: path.to_owned(),

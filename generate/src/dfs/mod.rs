@@ -21,12 +21,12 @@ use crate::engine::{sample_apis, SeedMetadata, SeedOutcome};
 use crate::llm::RoleLlm;
 use crate::policy::{Context, Counters};
 use crate::run::{Generator, SeedTrace};
-use crate::tools::ToolBox;
 use crate::validate::Validator;
 use crate::workflow::{Chain, Workflow};
 use judge::{AnswerStatus, Judgement};
 use query::WrittenQuery;
 use search::{Node, NodeOutcome};
+use toolgrad_tools::ToolBox;
 
 /// Why an accepted DFS sample has no multi-turn query (the agentic format skips it).
 pub const NO_AGENTIC_QUERY: &str =

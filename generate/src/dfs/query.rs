@@ -12,7 +12,7 @@ use toolgrad_core::text::truncate_chars;
 use crate::llm::RoleLlm;
 use crate::policy::llm::alias;
 use crate::policy::{Counters, RoleError};
-use crate::tools::ToolBox;
+use toolgrad_tools::ToolBox;
 
 /// The structured output's name.
 pub const OUTPUT: &str = "DfsQuery";

@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::tools::{ToolBox, ToolError};
 use crate::validate::Validator;
 use crate::workflow::{Action, ChainTarget, Step, Workflow};
+use toolgrad_tools::{ToolBox, ToolError};
 
 /// One proposed sub-task: an instruction and at most 3 APIs to try.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use rand::Rng;
 use serde_json::Value;
 use toolgrad_core::text::truncate_chars;
 
-use crate::tools::ToolHints;
+use toolgrad_tools::ToolHints;
 
 const STARTERS: &[&str] = &[
     "Could you {}?",

@@ -12,9 +12,9 @@ use super::intents::{Intent, PlanStep, Source, INTENTS};
 use super::rule::{hash_str, seeded};
 use super::surface::Style;
 use super::DataFlow;
-use crate::tools::builtin::Env;
-use crate::tools::ToolBox;
 use crate::workflow::{Step, Workflow};
+use toolgrad_tools::builtin::Env;
+use toolgrad_tools::ToolBox;
 
 /// One call of the workflow that a plan step made.
 #[derive(Debug, Clone, Copy)]

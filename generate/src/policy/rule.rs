@@ -27,9 +27,9 @@ use super::{
     QueryResponse, Report, RoleError, Selector,
 };
 use crate::derived::{derived_values, DerivedValue};
-use crate::tools::builtin::Env;
-use crate::tools::{ToolBox, ToolSpec};
 use crate::workflow::{ChainTarget, MAX_CHAINS};
+use toolgrad_tools::builtin::Env;
+use toolgrad_tools::{ToolBox, ToolSpec};
 
 /// A seeded generator from a list of integers (seed, step, proposal, ...).
 pub fn seeded(parts: &[u64]) -> StdRng {

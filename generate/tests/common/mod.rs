@@ -7,9 +7,9 @@ use toolgrad_generate::engine::{Engine, LoopConfig};
 use toolgrad_generate::llm::{DynChat, ReplayCache, RoleLlm, RoleSettings};
 use toolgrad_generate::policy::llm::LlmPolicy;
 use toolgrad_generate::policy::Roles;
-use toolgrad_generate::tools::builtin::BuiltinSource;
-use toolgrad_generate::tools::{CallLimits, ToolBox, ToolSource};
 use toolgrad_generate::validate::{Validator, ValidatorConfig};
+use toolgrad_tools::builtin::BuiltinSource;
+use toolgrad_tools::{CallLimits, ToolBox, ToolSource};
 
 pub fn builtin_toolbox() -> ToolBox {
     let source: Arc<dyn ToolSource> = Arc::new(BuiltinSource::new(None).unwrap());

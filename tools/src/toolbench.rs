@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use toolgrad_core::text::truncate_chars;
 
-use super::{ToolError, ToolSource, ToolSpec};
-use crate::store::{JsonlStore, Keyed};
+use crate::{SourceError, ToolError, ToolSource, ToolSpec};
+use toolgrad_core::jsonl::{JsonlStore, Keyed};
 
 pub const SOURCE: &str = "toolbench";
 
@@ -150,12 +150,12 @@ impl ToolbenchSource {
         endpoint: &str,
         key: Option<String>,
         cache_dir: &Path,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SourceError> {
         let mut specs = Vec::new();
         let mut routes = HashMap::new();
-        let read_dir = |dir: &Path| -> Result<Vec<PathBuf>, String> {
+        let read_dir = |dir: &Path| -> Result<Vec<PathBuf>, SourceError> {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .map_err(|e| SourceError::file(dir, e))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
             entries.sort();
@@ -171,10 +171,11 @@ impl ToolbenchSource {
                 .into_iter()
                 .filter(|p| p.extension().is_some_and(|e| e == "json"))
             {
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
-                let tool: ToolFile = serde_json::from_str(&text)
-                    .map_err(|e| format!("{}: not a ToolBench tool file: {e}", file.display()))?;
+                let text =
+                    std::fs::read_to_string(&file).map_err(|e| SourceError::file(&file, e))?;
+                let tool: ToolFile = serde_json::from_str(&text).map_err(|e| {
+                    SourceError::file(&file, format!("not a ToolBench tool file: {e}"))
+                })?;
                 let tool_name =
                     standardize(&file.file_stem().unwrap_or_default().to_string_lossy());
                 for api in &tool.api_list {
@@ -221,17 +222,16 @@ impl ToolbenchSource {
             }
         }
         if specs.is_empty() {
-            return Err(format!(
-                "{}: no ToolBench APIs found (expected <Category>/<tool>.json files)",
-                catalog.display()
+            return Err(SourceError::file(
+                catalog,
+                "no ToolBench APIs found (expected <Category>/<tool>.json files)",
             ));
         }
-        let cache =
-            JsonlStore::open(&cache_dir.join("responses.jsonl")).map_err(|e| e.to_string())?;
+        let cache = JsonlStore::open(&cache_dir.join("responses.jsonl"))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SourceError::Http(e.to_string()))?;
         Ok(Self {
             specs,
             routes,

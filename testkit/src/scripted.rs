@@ -1,25 +1,24 @@
-//! Test doubles only (feature `test-support`): a scripted LLM that answers
-//! every role of the loop, and of the DFS baseline (query writer, solver,
-//! judge), deterministically from the request alone, served
-//! either in-process ([`ScriptedLlm`], a [`ChatModel`]) or over HTTP on
-//! 127.0.0.1 ([`serve`]) with a fixed latency and injectable faults, or as a
-//! hostile endpoint that rotates through malformed replies ([`HostileReply`]).
+//! The scripted LLM: it answers every role of ToolGrad's loop (proposer,
+//! executor, selector, inverse predictor) and of the DFS baseline (query
+//! writer, solver, judge) deterministically from the request alone, so tests
+//! run the real pipeline without a model. It recognises a role by the name of
+//! the structured output asked for, or by the tools offered.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use toolgrad_core::llm::{
     ChatModel, ChatRequest, ChatResponse, FunctionCall, LlmError, ToolCall, Usage,
 };
+
+/// The DFS baseline's structured outputs and its `Finish` tool, as
+/// `toolgrad-generate` names them (its tests check that the names agree).
+pub const DFS_QUERY: &str = "DfsQuery";
+pub const DFS_CHECK: &str = "check_answer_status";
+pub const DFS_PARSE: &str = "parse_answer_status";
+pub const DFS_FINISH: &str = "Finish";
 
 fn hash(text: &str) -> u64 {
     let digest = Sha256::digest(text.as_bytes());
@@ -56,14 +55,14 @@ fn strings(schema: &Value) -> Vec<String> {
 }
 
 /// The names of the structured outputs of the loop and of the DFS baseline.
-const STRUCTURED: [&str; 7] = [
+pub const STRUCTURED: [&str; 7] = [
     "ApiProposalAll",
     "ApiSelection",
     "WorkflowQueryResponse",
     "AgenticQuery",
-    crate::dfs::query::OUTPUT,
-    crate::dfs::judge::CHECK,
-    crate::dfs::judge::PARSE,
+    DFS_QUERY,
+    DFS_CHECK,
+    DFS_PARSE,
 ];
 
 /// The scripted reply to a request: `(content, tool_calls)`.
@@ -93,7 +92,7 @@ pub fn scripted_reply(request: &ChatRequest) -> (Option<String>, Vec<ToolCall>) 
     let finish = request
         .tools
         .iter()
-        .any(|t| t["function"]["name"] == crate::dfs::search::FINISH);
+        .any(|t| t["function"]["name"] == DFS_FINISH);
     if finish {
         return solver_turn(request, seed);
     }
@@ -126,7 +125,7 @@ fn structured(name: &str, schema: &Value, seed: u64) -> Value {
             })
         }
         "AgenticQuery" => json!({"query": format!("Scripted agentic query #{}", seed % 1000)}),
-        crate::dfs::query::OUTPUT => {
+        DFS_QUERY => {
             let names = strings(&schema["properties"]["related_apis"]["items"]["enum"]);
             let picked: Vec<&String> = (0..2.min(names.len()))
                 .map(|i| &names[(seed as usize + i) % names.len()])
@@ -137,7 +136,7 @@ fn structured(name: &str, schema: &Value, seed: u64) -> Value {
                 "related_apis": picked,
             })
         }
-        crate::dfs::judge::CHECK | crate::dfs::judge::PARSE => {
+        DFS_CHECK | DFS_PARSE => {
             json!({"reason": "Scripted judgement.", "answer_status": "Solved"})
         }
         _ => json!({
@@ -187,7 +186,7 @@ fn solver_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolCal
     let tools: Vec<&Value> = request
         .tools
         .iter()
-        .filter(|t| t["function"]["name"] != crate::dfs::search::FINISH)
+        .filter(|t| t["function"]["name"] != DFS_FINISH)
         .collect();
     let name = |t: &Value| {
         t["function"]["name"]
@@ -220,7 +219,7 @@ fn solver_turn(request: &ChatRequest, seed: u64) -> (Option<String>, Vec<ToolCal
             id: format!("call_{}", seed % 10_000),
             kind: "function".into(),
             function: FunctionCall {
-                name: crate::dfs::search::FINISH.to_owned(),
+                name: DFS_FINISH.to_owned(),
                 arguments: arguments.to_string(),
             },
         };
@@ -277,7 +276,8 @@ fn placeholder_call(tool: &Value, seed: u64) -> ToolCall {
     }
 }
 
-fn usage(request: &ChatRequest) -> Usage {
+/// About one token per four characters of prompt, and 20 completion tokens.
+pub fn usage(request: &ChatRequest) -> Usage {
     let prompt: usize = request
         .messages
         .iter()
@@ -307,169 +307,4 @@ impl ChatModel for ScriptedLlm {
             attempts: 1,
         })
     }
-}
-
-/// Behaviour of the HTTP mock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MockOptions {
-    pub latency: Duration,
-    /// Every n-th request gets HTTP 500 (0 = never).
-    pub fail_every: u64,
-    /// Every n-th request gets unparsable JSON content (0 = never).
-    pub garbage_every: u64,
-    /// Answer HTTP 400 to any request with a `response_format`, as servers
-    /// without structured outputs do.
-    pub reject_response_format: bool,
-    /// Every other request gets the next of [`HOSTILE_REPLIES`] in turn.
-    pub hostile: bool,
-}
-
-/// The faults a hostile endpoint rotates through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostileReply {
-    /// HTTP 200 whose body is not JSON.
-    Malformed,
-    /// HTTP 200 whose JSON body stops halfway.
-    Truncated,
-    /// A 2 MB content string.
-    Oversized,
-    /// `"choices": []`.
-    EmptyChoices,
-    /// `content: null` and no tool calls.
-    NullContent,
-    /// Fields of the wrong JSON type (`choices` an object, `content` a number).
-    WrongType,
-    /// A tool call with no name and arguments that are not JSON.
-    BadToolCall,
-    /// HTTP 429 with a `Retry-After` no client should trust.
-    TooManyRequests,
-    /// HTTP 502 with an HTML body.
-    ServerError,
-}
-
-pub const HOSTILE_REPLIES: [HostileReply; 9] = [
-    HostileReply::Malformed,
-    HostileReply::Truncated,
-    HostileReply::Oversized,
-    HostileReply::EmptyChoices,
-    HostileReply::NullContent,
-    HostileReply::WrongType,
-    HostileReply::BadToolCall,
-    HostileReply::TooManyRequests,
-    HostileReply::ServerError,
-];
-
-/// Odd `Retry-After` values, one per 429 in turn.
-const ODD_RETRY_AFTER: [&str; 5] = ["inf", "1e20", "-5", "NaN", "soon"];
-
-fn hostile_reply(fault: HostileReply, n: u64) -> Response {
-    let ok_json = |body: String| {
-        Response::builder()
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body))
-            .unwrap_or_default()
-    };
-    match fault {
-        HostileReply::Malformed => ok_json("<html>this is not JSON</html>".into()),
-        HostileReply::Truncated => ok_json(r#"{"choices": [{"message": {"role": "assistant", "content": "{"ans"#.into()),
-        HostileReply::Oversized => Json(json!({
-            "choices": [{"message": {"role": "assistant", "content": "x".repeat(2 << 20)}}],
-        }))
-        .into_response(),
-        HostileReply::EmptyChoices => Json(json!({"choices": []})).into_response(),
-        HostileReply::NullContent => Json(json!({
-            "choices": [{"message": {"role": "assistant", "content": null}}],
-        }))
-        .into_response(),
-        HostileReply::WrongType => Json(if (n / 18).is_multiple_of(2) {
-            json!({"choices": {"message": "hello"}})
-        } else {
-            json!({"choices": [{"message": {"role": "assistant", "content": 42}}], "usage": "lots"})
-        })
-        .into_response(),
-        HostileReply::BadToolCall => Json(json!({
-            "choices": [{"message": {"role": "assistant", "content": null, "tool_calls": [
-                {"id": "c", "type": "function", "function": {"arguments": "{not json"}},
-                {"id": "d", "type": "function", "function": {"name": "add", "arguments": "{\"a\": "}}
-            ]}}],
-        }))
-        .into_response(),
-        HostileReply::TooManyRequests => Response::builder()
-            .status(StatusCode::TOO_MANY_REQUESTS)
-            .header("retry-after", ODD_RETRY_AFTER[(n as usize / 18) % ODD_RETRY_AFTER.len()])
-            .body(axum::body::Body::from("slow down"))
-            .unwrap_or_default(),
-        HostileReply::ServerError => (
-            StatusCode::BAD_GATEWAY,
-            "<html><body>502 Bad Gateway</body></html>",
-        )
-            .into_response(),
-    }
-}
-
-struct MockState {
-    options: MockOptions,
-    requests: AtomicU64,
-}
-
-/// A running mock endpoint.
-pub struct MockServer {
-    pub addr: SocketAddr,
-    state: Arc<MockState>,
-}
-
-impl MockServer {
-    pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
-    }
-
-    pub fn requests(&self) -> u64 {
-        self.state.requests.load(Ordering::Relaxed)
-    }
-}
-
-/// Serves the scripted LLM at `POST /v1/chat/completions` on 127.0.0.1 (`port` 0 = any).
-pub async fn serve(options: MockOptions, port: u16) -> std::io::Result<MockServer> {
-    let state = Arc::new(MockState {
-        options,
-        requests: AtomicU64::new(0),
-    });
-    let app = Router::new()
-        .route("/v1/chat/completions", post(completions))
-        .with_state(state.clone());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(MockServer { addr, state })
-}
-
-async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value>) -> Response {
-    let n = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    tokio::time::sleep(state.options.latency).await;
-    if state.options.reject_response_format && body.get("response_format").is_some() {
-        return (StatusCode::BAD_REQUEST, "response_format is not supported").into_response();
-    }
-    if state.options.fail_every > 0 && n.is_multiple_of(state.options.fail_every) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
-    }
-    if state.options.hostile && n.is_multiple_of(2) {
-        let fault = HOSTILE_REPLIES[(n / 2) as usize % HOSTILE_REPLIES.len()];
-        return hostile_reply(fault, n);
-    }
-    let request = ChatRequest {
-        messages: serde_json::from_value(body["messages"].clone()).unwrap_or_default(),
-        tools: body["tools"].as_array().cloned().unwrap_or_default(),
-        response_format: body.get("response_format").cloned(),
-        ..ChatRequest::default()
-    };
-    let (mut content, tool_calls) = scripted_reply(&request);
-    if state.options.garbage_every > 0 && n.is_multiple_of(state.options.garbage_every) {
-        content = Some("{not json".into());
-    }
-    let usage = usage(&request);
-    Json(json!({
-        "choices": [{"message": {"role": "assistant", "content": content, "tool_calls": if tool_calls.is_empty() { Value::Null } else { json!(tool_calls) }}}],
-        "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
-    }))
-    .into_response()
 }

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 pub use spec::{Args, Builtin, Param, Ty};
 
-use super::{ToolError, ToolHints, ToolSource, ToolSpec};
+use crate::{SourceError, ToolError, ToolHints, ToolSource, ToolSpec};
 
 /// The source name recorded in every built-in action.
 pub const SOURCE: &str = "builtin";
@@ -46,41 +46,47 @@ pub struct Env {
     pub files: BTreeMap<&'static str, &'static str>,
 }
 
-const CITIES: &str = include_str!("../../../data/cities.tsv");
-const BUSINESS_SQL: &str = include_str!("../../../data/business.sql");
+const CITIES: &str = include_str!("../../data/cities.tsv");
+const BUSINESS_SQL: &str = include_str!("../../data/business.sql");
 const WORKSPACE: &[(&str, &str)] = &[
     (
         "notes/reading_list.txt",
-        include_str!("../../../data/workspace/notes/reading_list.txt"),
+        include_str!("../../data/workspace/notes/reading_list.txt"),
     ),
     (
         "notes/garden_log.txt",
-        include_str!("../../../data/workspace/notes/garden_log.txt"),
+        include_str!("../../data/workspace/notes/garden_log.txt"),
     ),
     (
         "reports/q1_sales.txt",
-        include_str!("../../../data/workspace/reports/q1_sales.txt"),
+        include_str!("../../data/workspace/reports/q1_sales.txt"),
     ),
     (
         "reports/team_hours.txt",
-        include_str!("../../../data/workspace/reports/team_hours.txt"),
+        include_str!("../../data/workspace/reports/team_hours.txt"),
     ),
     (
         "recipes/pancakes.txt",
-        include_str!("../../../data/workspace/recipes/pancakes.txt"),
+        include_str!("../../data/workspace/recipes/pancakes.txt"),
     ),
     (
         "travel/itinerary.txt",
-        include_str!("../../../data/workspace/travel/itinerary.txt"),
+        include_str!("../../data/workspace/travel/itinerary.txt"),
     ),
 ];
 
 impl Env {
-    pub fn load() -> Result<Self, String> {
-        let cities = parse_cities(CITIES)?;
-        let db = rusqlite::Connection::open_in_memory().map_err(|e| e.to_string())?;
-        db.execute_batch(BUSINESS_SQL)
-            .map_err(|e| format!("data/business.sql: {e}"))?;
+    pub fn load() -> Result<Self, SourceError> {
+        let cities = parse_cities(CITIES).map_err(|message| SourceError::BuiltinData {
+            file: "data/cities.tsv",
+            message,
+        })?;
+        let data = |message: rusqlite::Error| SourceError::BuiltinData {
+            file: "data/business.sql",
+            message: message.to_string(),
+        };
+        let db = rusqlite::Connection::open_in_memory().map_err(data)?;
+        db.execute_batch(BUSINESS_SQL).map_err(data)?;
         Ok(Self {
             cities,
             db: Mutex::new(db),
@@ -222,7 +228,7 @@ fn parse_cities(text: &str) -> Result<Vec<City>, String> {
         .skip(1)
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            let at = |what: &str| format!("data/cities.tsv line {}: {what}", i + 1);
+            let at = |what: &str| format!("line {}: {what}", i + 1);
             let fields: Vec<&str> = line.split('\t').collect();
             let [name, country_code, latitude, longitude, timezone] = fields[..] else {
                 return Err(at("expected 5 tab-separated fields"));
@@ -266,7 +272,7 @@ pub struct BuiltinSource {
 
 impl BuiltinSource {
     /// All tools, or only those whose domain is listed.
-    pub fn new(domains: Option<&[String]>) -> Result<Self, String> {
+    pub fn new(domains: Option<&[String]>) -> Result<Self, SourceError> {
         let env = Arc::new(Env::load()?);
         let tools: Vec<&'static Builtin> = catalogue()
             .into_iter()

@@ -16,8 +16,8 @@ use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::builtin::BuiltinSource;
-use super::{ToolError, ToolSource, ToolSpec};
+use crate::builtin::BuiltinSource;
+use crate::{SourceError, ToolError, ToolSource, ToolSpec};
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -117,20 +117,21 @@ impl McpSource {
         env: &BTreeMap<String, String>,
         allow: Option<&[String]>,
         deterministic: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SourceError> {
         let launch = Launch {
             command: command.to_owned(),
             args: args.to_vec(),
             env: env.clone(),
         };
-        let client = launch
-            .start()
-            .await
-            .map_err(|e| format!("MCP server `{name}`: {e}"))?;
+        let failed = |message: String| SourceError::Mcp {
+            server: name.to_owned(),
+            message,
+        };
+        let client = launch.start().await.map_err(failed)?;
         let tools = client
             .list_all_tools()
             .await
-            .map_err(|e| format!("MCP server `{name}`: listing tools: {e}"))?;
+            .map_err(|e| failed(format!("listing tools: {e}")))?;
         let source = format!("mcp:{name}");
         let specs: Vec<ToolSpec> = tools
             .into_iter()
@@ -148,7 +149,7 @@ impl McpSource {
         if let Some(missing) =
             allow.and_then(|a| a.iter().find(|n| !specs.iter().any(|s| &s.name == *n)))
         {
-            return Err(format!("MCP server `{name}` has no tool `{missing}`"));
+            return Err(failed(format!("it has no tool `{missing}`")));
         }
         Ok(Self {
             name: source,
@@ -327,11 +328,15 @@ impl ServerHandler for BuiltinServer {
 }
 
 /// Serves the built-in library over stdin/stdout until the client hangs up.
-pub async fn serve_builtin(source: Arc<BuiltinSource>) -> Result<(), String> {
+pub async fn serve_builtin(source: Arc<BuiltinSource>) -> Result<(), SourceError> {
+    let failed = |message: String| SourceError::Mcp {
+        server: "toolgrad (stdio)".into(),
+        message,
+    };
     let service = BuiltinServer::new(source)
         .serve(rmcp::transport::stdio())
         .await
-        .map_err(|e| format!("MCP handshake on stdio: {e}"))?;
-    service.waiting().await.map_err(|e| e.to_string())?;
+        .map_err(|e| failed(format!("handshake: {e}")))?;
+    service.waiting().await.map_err(|e| failed(e.to_string()))?;
     Ok(())
 }

@@ -1,11 +1,15 @@
-//! The tool layer: the [`ToolSource`] trait (list tools, call one with JSON
+//! toolgrad's tool layer, shared by the answer-first loop, the DFS baseline
+//! and `toolgrad tools`: the [`ToolSource`] trait (list tools, call one with JSON
 //! arguments), the sources that implement it ([`builtin`], [`mcp`],
 //! [`toolbench`]), and [`ToolBox`], which routes calls by name and applies
 //! argument validation, a timeout and an output cap to every source alike.
 
 pub mod builtin;
+mod error;
 pub mod mcp;
 pub mod toolbench;
+
+pub use error::SourceError;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -134,21 +138,22 @@ pub struct ToolBox {
 
 impl ToolBox {
     /// Fails when two sources offer the same tool name or a schema does not compile.
-    pub fn new(sources: Vec<Arc<dyn ToolSource>>, limits: CallLimits) -> Result<Self, String> {
+    pub fn new(sources: Vec<Arc<dyn ToolSource>>, limits: CallLimits) -> Result<Self, SourceError> {
         let mut index = HashMap::new();
         let mut order = Vec::new();
         for (i, source) in sources.iter().enumerate() {
             for spec in source.tools() {
-                let validator = jsonschema::validator_for(&spec.parameters)
-                    .map_err(|e| format!("tool `{}`: bad parameter schema: {e}", spec.name))?;
+                let validator = jsonschema::validator_for(&spec.parameters).map_err(|e| {
+                    SourceError::Schema {
+                        tool: spec.name.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
                 if index
                     .insert(spec.name.clone(), (i, spec.clone(), Arc::new(validator)))
                     .is_some()
                 {
-                    return Err(format!(
-                        "tool `{}` is offered by more than one source",
-                        spec.name
-                    ));
+                    return Err(SourceError::Duplicate(spec.name.clone()));
                 }
                 order.push(spec.name.clone());
             }
