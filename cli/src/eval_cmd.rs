@@ -26,7 +26,7 @@ use toolgrad_core::llm::ChatModel;
 use toolgrad_core::paths::{bfcl_data_dir, default_model_path};
 use toolgrad_eval::Category;
 use toolgrad_model::chat_engine::LocalModel;
-use toolgrad_model::engine::Engine;
+use toolgrad_model::engine::{Engine, PREFIX_ENTRIES_VAR};
 
 /// `--data`: where the BFCL data is.
 #[derive(Args)]
@@ -254,14 +254,24 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
             constrain_calls: args.constrain,
             shard: args.shard,
         };
-        return run_bfcl(
-            Arc::new(LocalModel::new(engine)),
+        let local = Arc::new(LocalModel::new(engine));
+        let code = run_bfcl(
+            Arc::clone(&local),
             &args.model,
             &data,
             &categories,
             &settings,
             &args.out,
-        );
+        )?;
+        if let Ok(engine) = local.engine().lock() {
+            eprintln!(
+                "prefix reuse: {} prompt tokens were not prefilled again ({}={} prompts kept)",
+                engine.reused_prompt_tokens(),
+                PREFIX_ENTRIES_VAR,
+                engine.prefix_entries()
+            );
+        }
+        return Ok(code);
     }
     if args.constrain {
         anyhow::bail!("--constrain needs the local engine (`--model local[:PATH]`)");

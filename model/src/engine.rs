@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -16,12 +16,10 @@ use crate::gguf::GgufFile;
 use crate::host::f32_values;
 use crate::llama::Llama;
 use crate::packed::{self, Packed};
+use crate::prefix::{self, PrefixCache};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::tokenizer::TextTokenizer;
 use crate::weights::{export_hf, ExportDtype, GgufWeights, SafetensorsWeights};
-
-/// Prompt tokens per prefill step: bounds the attention-score memory of long prompts.
-const PREFILL_CHUNK: usize = 512;
 
 /// What to generate.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +69,24 @@ pub struct Engine {
     /// Q8 copies of the weights for single-token steps, rebuilt whenever the
     /// weights are replaced; `None` decodes in f32.
     packed: Option<Packed>,
+    /// Recently prefilled prompts, for prefix reuse.
+    prefixes: Mutex<PrefixCache>,
+}
+
+/// The environment variable that sets how many prompts prefix reuse keeps
+/// (default [`prefix::ENTRIES`]; 0 turns it off).
+pub const PREFIX_ENTRIES_VAR: &str = "TOOLGRAD_PREFIX_CACHE";
+
+/// [`PREFIX_ENTRIES_VAR`], read once per engine.
+fn prefix_entries() -> Result<usize> {
+    match std::env::var(PREFIX_ENTRIES_VAR) {
+        Err(_) => Ok(prefix::ENTRIES),
+        Ok(text) => text.trim().parse().map_err(|_| {
+            ModelError::Setup(format!(
+                "{PREFIX_ENTRIES_VAR}={text:?}: expected a number of prompts (0 turns prefix reuse off)"
+            ))
+        }),
+    }
 }
 
 impl Engine {
@@ -141,6 +157,7 @@ impl Engine {
             template,
             device,
             source: source.to_path_buf(),
+            prefixes: Mutex::new(PrefixCache::new(prefix_entries()?)),
         })
     }
 
@@ -154,7 +171,28 @@ impl Engine {
     pub fn set_model(&mut self, model: Llama) -> Result<()> {
         self.packed = Packed::from_model(&model)?;
         self.model = model;
+        self.prefixes().clear();
         Ok(())
+    }
+
+    /// Keeps the caches of the last `entries` prompts for prefix reuse (0 = off).
+    pub fn set_prefix_entries(&mut self, entries: usize) {
+        *self.prefixes() = PrefixCache::new(entries);
+    }
+
+    /// How many prompts prefix reuse keeps.
+    pub fn prefix_entries(&self) -> usize {
+        self.prefixes().capacity()
+    }
+
+    /// Prompt tokens that prefix reuse did not prefill again.
+    pub fn reused_prompt_tokens(&self) -> u64 {
+        self.prefixes().reused_tokens()
+    }
+
+    fn prefixes(&self) -> MutexGuard<'_, PrefixCache> {
+        // The store is only ever replaced whole: a panic elsewhere leaves it usable.
+        self.prefixes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether single-token steps run on Q8 copies of the weights.
@@ -165,6 +203,7 @@ impl Engine {
     /// Decodes with the f32 weights only (for reference comparisons).
     pub fn use_f32_decoding(&mut self) {
         self.packed = None;
+        self.prefixes().clear();
     }
 
     fn load_hf_dir(dir: &Path, device: &Device) -> Result<ModelParts> {
@@ -214,15 +253,20 @@ impl Engine {
     }
 
     /// Runs `ids` through the model after the cache's positions and returns the
-    /// logits of the last one.
+    /// logits of the last one. Blocks end at multiples of [`prefix::BLOCK`]
+    /// (absolute positions), which bounds the attention-score memory of long
+    /// prompts and makes prefix reuse exact.
     fn step(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
         let mut last = None;
-        for chunk in ids.chunks(PREFILL_CHUNK) {
+        let mut at = 0;
+        while at < ids.len() {
+            let end = (at + prefix::BLOCK - cache.len() % prefix::BLOCK).min(ids.len());
             last = Some(self.model.hidden(
-                self.tokens(chunk),
+                self.tokens(&ids[at..end]),
                 Some(cache),
                 self.packed.as_ref(),
             )?);
+            at = end;
         }
         let Some(hidden) = last else {
             return Err(ModelError::ContextOverflow {
@@ -238,11 +282,21 @@ impl Engine {
         }
     }
 
-    /// Next-token logits after `ids` (a fresh cache; used to compare with
-    /// references). The LM head runs on the packed weights when there are any.
+    /// Next-token logits after `ids` (used to compare with references). The
+    /// LM head runs on the packed weights when there are any.
     pub fn next_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
         self.check_context(ids.len())?;
-        self.step(ids, &mut KvCache::new(self.config.num_hidden_layers))
+        Ok(self.prefill(ids)?.0)
+    }
+
+    /// Runs the prompt, after the longest stored prefix of it, and keeps its
+    /// cache for later prompts: the logits after it and the cache.
+    fn prefill(&self, prompt: &[u32]) -> Result<(Vec<f32>, KvCache)> {
+        let reused = self.prefixes().reuse(prompt);
+        let mut cache = reused.unwrap_or_else(|| KvCache::new(self.config.num_hidden_layers));
+        let logits = self.step(&prompt[cache.len()..], &mut cache)?;
+        self.prefixes().insert(prompt, &cache);
+        Ok((logits, cache))
     }
 
     fn check_context(&self, prompt: usize) -> Result<()> {
@@ -268,9 +322,8 @@ impl Engine {
         if params.is_cancelled() {
             return Err(ModelError::Cancelled);
         }
-        let mut cache = KvCache::new(self.config.num_hidden_layers);
         let mut sampler = Sampler::new(params.sampling.clone());
-        let mut logits = self.step(prompt, &mut cache)?;
+        let (mut logits, mut cache) = self.prefill(prompt)?;
         let mut bytes: Vec<u8> = Vec::new();
         let mut emitted = 0usize;
         let mut completion = 0usize;

@@ -33,6 +33,9 @@ pub enum ModelError {
     Constraint(String),
     #[error("the generation was cancelled")]
     Cancelled,
+    /// An engine setting from the environment is unusable.
+    #[error("{0}")]
+    Setup(String),
     #[error("LoRA: {0}")]
     Lora(String),
     #[error("reading a tensor back: {0}")]

@@ -15,6 +15,7 @@ pub mod host;
 pub mod llama;
 pub mod lora;
 pub mod packed;
+pub mod prefix;
 pub mod qmatvec;
 pub mod quant;
 pub mod sampling;

@@ -458,3 +458,60 @@ async fn a_local_model_asked_for_a_required_tool_call_always_calls_one() {
     let error = model.chat(&bad).await.unwrap_err().to_string();
     assert!(error.contains("tool_choice"), "{error}");
 }
+
+/// A prompt of `len` byte tokens drawn from `seed`.
+fn byte_prompt(seed: u64, len: usize) -> Vec<u32> {
+    (0..len as u64)
+        .map(|i| ((seed.wrapping_mul(2654435761) ^ i.wrapping_mul(40503)) % 251) as u32)
+        .collect()
+}
+
+#[test]
+fn prefix_reuse_gives_the_same_logits_to_the_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = || SyntheticSpec {
+        context: 1024,
+        ..SyntheticSpec::default()
+    };
+    let path = write(dir.path(), "long.gguf", spec());
+    let reusing = Engine::load(&path).unwrap();
+    let mut fresh = Engine::load(&path).unwrap();
+    fresh.set_prefix_entries(0);
+
+    let shared = byte_prompt(1, 300);
+    let with_suffix = |seed: u64, len: usize| {
+        let mut prompt = shared.clone();
+        prompt.extend(byte_prompt(seed, len));
+        prompt
+    };
+    let prompts = [
+        with_suffix(2, 40),
+        with_suffix(3, 250),  // reuses 256 of the first prompt's 340 tokens
+        shared[..200].to_vec(), // reuses one block
+        with_suffix(2, 40),   // the first again: reuses 256, not 339
+        byte_prompt(9, 150),  // shares nothing
+    ];
+    for (i, prompt) in prompts.iter().enumerate() {
+        let a = reusing.next_logits(prompt).unwrap();
+        let b = fresh.next_logits(prompt).unwrap();
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "prompt {i}: logits differ by up to {}",
+            max_diff(&a, &b)
+        );
+    }
+    assert_eq!(reusing.reused_prompt_tokens(), 256 + 128 + 256);
+    assert_eq!(fresh.reused_prompt_tokens(), 0);
+
+    // Greedy generation continues from a reused cache exactly as from a fresh one.
+    let params = GenerateParams {
+        max_tokens: 24,
+        ignore_eos: true,
+        ..GenerateParams::default()
+    };
+    let prompt = with_suffix(4, 60);
+    let a = reusing.generate(&prompt, &params, None, &mut |_| {}).unwrap();
+    let b = fresh.generate(&prompt, &params, None, &mut |_| {}).unwrap();
+    assert_eq!(a.text, b.text);
+    assert_eq!(reusing.reused_prompt_tokens(), 256 + 128 + 256 + 256);
+}
