@@ -486,10 +486,10 @@ fn prefix_reuse_gives_the_same_logits_to_the_bit() {
     };
     let prompts = [
         with_suffix(2, 40),
-        with_suffix(3, 250),  // reuses 256 of the first prompt's 340 tokens
+        with_suffix(3, 250),    // reuses 256 of the first prompt's 340 tokens
         shared[..200].to_vec(), // reuses one block
-        with_suffix(2, 40),   // the first again: reuses 256, not 339
-        byte_prompt(9, 150),  // shares nothing
+        with_suffix(2, 40),     // the first again: reuses 256, not 339
+        byte_prompt(9, 150),    // shares nothing
     ];
     for (i, prompt) in prompts.iter().enumerate() {
         let a = reusing.next_logits(prompt).unwrap();
@@ -510,7 +510,9 @@ fn prefix_reuse_gives_the_same_logits_to_the_bit() {
         ..GenerateParams::default()
     };
     let prompt = with_suffix(4, 60);
-    let a = reusing.generate(&prompt, &params, None, &mut |_| {}).unwrap();
+    let a = reusing
+        .generate(&prompt, &params, None, &mut |_| {})
+        .unwrap();
     let b = fresh.generate(&prompt, &params, None, &mut |_| {}).unwrap();
     assert_eq!(a.text, b.text);
     assert_eq!(reusing.reused_prompt_tokens(), 256 + 128 + 256 + 256);
