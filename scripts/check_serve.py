@@ -6,11 +6,14 @@ Usage: python scripts/check_serve.py BASE_URL   (e.g. http://127.0.0.1:8080/v1)
   whose name is one of the tools and whose arguments parse and fit the schema;
 - `tool_choice="none"` gives text and no call;
 - streaming with `stop` gives, delta by delta, the non-streamed text, and the
-  stop sequence never appears in it.
+  stop sequence never appears in it;
+- eight different questions sent at once (decoded in one batch, half of them
+  streamed) get exactly the answers they get one at a time.
 """
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 
@@ -120,6 +123,27 @@ def main():
     if streamed != expected or stop in streamed or expected != text[: text.find(stop)]:
         fail(f"streamed {streamed!r}, expected {expected!r} (stop {stop!r})")
     print(f"stream with stop {stop!r}: {streamed!r}")
+
+    questions = [f"Write one sentence about the number {n}." for n in range(8)]
+
+    def answer(index, stream=False):
+        kwargs = dict(
+            model=model,
+            messages=[{"role": "user", "content": questions[index]}],
+            max_tokens=24 + 7 * index,
+        )
+        if stream:
+            chunks = client.chat.completions.create(stream=True, **kwargs)
+            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        return client.chat.completions.create(**kwargs).choices[0].message.content
+
+    alone = [answer(i) for i in range(len(questions))]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        together = list(pool.map(lambda i: answer(i, stream=i % 2 == 1), range(len(questions))))
+    for i, (a, b) in enumerate(zip(alone, together)):
+        if a != b:
+            fail(f"question {i}: alone {a!r}, concurrently {b!r}")
+    print(f"{len(questions)} concurrent requests: the answers they get one at a time")
     print("check_serve: ok")
 
 

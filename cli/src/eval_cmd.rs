@@ -25,6 +25,7 @@ use toolgrad_eval::summary::{summarize, to_markdown, write_report, MissingPolicy
 use toolgrad_core::llm::ChatModel;
 use toolgrad_core::paths::{bfcl_data_dir, default_model_path};
 use toolgrad_eval::Category;
+use toolgrad_model::batch::DEFAULT_MAX_BATCH;
 use toolgrad_model::chat_engine::LocalModel;
 use toolgrad_model::engine::{Engine, PREFIX_ENTRIES_VAR};
 
@@ -105,6 +106,11 @@ pub struct BfclArgs {
     /// entry's functions, so every reply decodes.
     #[arg(long)]
     constrain: bool,
+    /// With a local model: requests decoded together in one step (continuous
+    /// batching; 1 runs them one at a time). Answers do not depend on it.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_BATCH,
+          value_parser = parse_batch)]
+    batch: usize,
     /// TOML file with the model endpoints.
     #[arg(long, value_name = "FILE", default_value = "configs/bfcl-models.toml")]
     config: PathBuf,
@@ -226,6 +232,15 @@ pub fn print_report(score: &DirectoryScore, rows: &[SummaryRow], out: &Path) {
     eprintln!("wrote {}", out.display());
 }
 
+fn parse_batch(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a number of requests, at least 1 (got `{text}`)"
+        )),
+    }
+}
+
 /// `local` and `local:<path>` name the burn engine; every other name (such as
 /// `local-llama-cpp`) is an endpoint of the models file.
 fn local_model(name: &str) -> Result<Option<PathBuf>> {
@@ -254,7 +269,7 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
             constrain_calls: args.constrain,
             shard: args.shard,
         };
-        let local = Arc::new(LocalModel::new(engine));
+        let local = Arc::new(LocalModel::with_batch(engine, args.batch)?);
         let code = run_bfcl(
             Arc::clone(&local),
             &args.model,
@@ -263,14 +278,13 @@ fn bfcl(args: BfclArgs) -> Result<ExitCode> {
             &settings,
             &args.out,
         )?;
-        if let Ok(engine) = local.engine().lock() {
-            eprintln!(
-                "prefix reuse: {} prompt tokens were not prefilled again ({}={} prompts kept)",
-                engine.reused_prompt_tokens(),
-                PREFIX_ENTRIES_VAR,
-                engine.prefix_entries()
-            );
-        }
+        let engine = local.engine();
+        eprintln!(
+            "prefix reuse: {} prompt tokens were not prefilled again ({}={} prompts kept)",
+            engine.reused_prompt_tokens(),
+            PREFIX_ENTRIES_VAR,
+            engine.prefix_entries()
+        );
         return Ok(code);
     }
     if args.constrain {

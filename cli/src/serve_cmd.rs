@@ -3,9 +3,10 @@
 //! `response_format` and streaming; `GET /v1/models`), so any OpenAI client
 //! can use it.
 //!
-//! Requests run one at a time on the engine. At most `--max-queue` wait or run;
-//! more get 503 with `Retry-After`. A client that disconnects cancels its
-//! generation. A panic in one request fails that request only. Only `Host`
+//! Requests decode together, up to `--batch` per step (continuous batching, see
+//! `toolgrad_model::batch`). At most `--max-queue` wait or run; more get 503
+//! with `Retry-After`. A client that disconnects cancels its generation. A
+//! panic in the engine fails the requests it touched, with a 500. Only `Host`
 //! headers naming this machine are served, so a web page cannot reach the
 //! server through DNS rebinding.
 
@@ -13,7 +14,7 @@ use std::convert::Infallible;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -29,7 +30,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use toolgrad_core::llm::ChatMessage;
-use toolgrad_model::chat_engine::{ChatOptions, ChatReply, ToolChoice};
+use toolgrad_model::batch::{Batcher, Job, DEFAULT_MAX_BATCH};
+use toolgrad_model::chat_engine::{ChatJob, ChatOptions, ChatReply, ToolChoice};
 use toolgrad_model::engine::{Engine, FinishReason};
 use toolgrad_model::error::ModelError;
 
@@ -46,22 +48,20 @@ pub struct ServeArgs {
     /// Requests that may wait or run at once; more are answered 503.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     max_queue: u32,
+    /// Requests decoded together in one step (continuous batching; 1 runs them
+    /// one at a time). Answers do not depend on it.
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    batch: u32,
 }
 
 struct Server {
-    engine: Mutex<Engine>,
+    batcher: Batcher,
     name: String,
     /// One permit per request waiting for or holding the engine.
     queue: Arc<Semaphore>,
     max_queue: usize,
     /// Numbers requests in the log.
     next_id: AtomicU64,
-}
-
-/// The engine, also after a request panicked while holding it: generation
-/// takes the engine by shared reference, so a panic cannot leave it half-changed.
-fn lock_engine<T>(engine: &Mutex<T>) -> MutexGuard<'_, T> {
-    engine.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One line on stderr; a closed stderr is not a reason to fail a request.
@@ -191,6 +191,28 @@ fn finish_reason(reply: &ChatReply) -> &'static str {
     }
 }
 
+/// Why a request got no reply: its own fault (400) or the engine's (500).
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    fn bad_request(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message,
+        }
+    }
+
+    fn internal(message: String) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+        }
+    }
+}
+
 async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes) -> Response {
     let request: CompletionRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -234,12 +256,27 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
     let job = {
         let server = Arc::clone(&server);
         let id = id.clone();
-        tokio::task::spawn_blocking(move || {
+        tokio::spawn(async move {
             let _permit = permit;
-            let engine = lock_engine(&server.engine);
-            let chunk = |delta: Value, finish: Value| {
-                json!({"id": id, "object": "chat.completion.chunk", "created": now(), "model": server.name,
+            let name = server.name.clone();
+            let chunk = move |delta: Value, finish: Value| {
+                json!({"id": id, "object": "chat.completion.chunk", "created": now(), "model": name,
                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            };
+            let plain_text = !options.tool_choice.may_call(&request.tools);
+            let prepared = {
+                let server = Arc::clone(&server);
+                tokio::task::spawn_blocking(move || {
+                    server.batcher.engine().chat_job(
+                        &messages,
+                        &request.tools,
+                        request.response_format.as_ref(),
+                        &options,
+                    )
+                })
+                .await
+                .map_err(|e| Failure::internal(failed_job(number, &e)))?
+                .map_err(|e| Failure::bad_request(e.to_string()))?
             };
             if streaming {
                 let _ = tx.send(chunk(
@@ -247,27 +284,38 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
                     Value::Null,
                 ));
             }
-            let plain_text = !options.tool_choice.may_call(&request.tools);
-            let reply = engine.chat(
-                &messages,
-                &request.tools,
-                request.response_format.as_ref(),
-                &options,
-                &mut |text| {
+            let on_text = {
+                let (tx, chunk) = (tx.clone(), chunk.clone());
+                move |text: &str| {
                     if streaming && plain_text {
                         let _ = tx.send(chunk(json!({"content": text}), Value::Null));
                     }
-                },
-            );
-            let reply = match reply {
-                Ok(reply) => reply,
+                }
+            };
+            let may_call = prepared.may_call;
+            let finished = server
+                .batcher
+                .submit(Job {
+                    prompt: prepared.prompt,
+                    params: prepared.params,
+                    constraint: prepared.constraint,
+                    on_text: Box::new(on_text),
+                })
+                .await
+                .map_err(|_| Failure::internal("the batching thread has stopped".into()))?;
+            let reply = match finished {
+                Ok(finished) => ChatJob::reply(may_call, finished.generation),
                 Err(ModelError::Cancelled) => {
                     log(format_args!(
                         "request {number}: cancelled, the client disconnected"
                     ));
-                    return Err("cancelled".to_string());
+                    return Err(Failure::bad_request("cancelled".into()));
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e @ ModelError::Batch(_)) => {
+                    log(format_args!("request {number}: {e}"));
+                    return Err(Failure::internal(e.to_string()));
+                }
+                Err(e) => return Err(Failure::bad_request(e.to_string())),
             };
             if streaming {
                 let mut delta = json!({});
@@ -277,7 +325,7 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
                 }
                 let _ = tx.send(chunk(delta, json!(finish_reason(&reply))));
             }
-            Ok::<_, String>(reply)
+            Ok::<_, Failure>(reply)
         })
     };
     let guard = CancelOnDrop(cancel);
@@ -296,7 +344,7 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
                     Ok(Ok(_)) => "data: [DONE]\n\n".to_string(),
                     Ok(Err(e)) => format!(
                         "data: {}\n\ndata: [DONE]\n\n",
-                        json!({"error": {"message": e}})
+                        json!({"error": {"message": e.message}})
                     ),
                     Err(e) => format!(
                         "data: {}\n\ndata: [DONE]\n\n",
@@ -317,7 +365,7 @@ async fn completions(State(server): State<Arc<Server>>, body: axum::body::Bytes)
     drop(guard);
     let reply = match outcome {
         Ok(Ok(reply)) => reply,
-        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Ok(Err(e)) => return error(e.status, e.message),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, failed_job(number, &e)),
     };
     let mut message = json!({"role": "assistant", "content": reply.content});
@@ -382,7 +430,7 @@ pub fn run(args: ServeArgs) -> Result<std::process::ExitCode> {
             .map_or("local".into(), |s| s.to_string_lossy().into_owned())
     });
     let server = Arc::new(Server {
-        engine: Mutex::new(engine),
+        batcher: Batcher::start(engine, args.batch as usize)?,
         name,
         queue: Arc::new(Semaphore::new(args.max_queue as usize)),
         max_queue: args.max_queue as usize,
@@ -410,20 +458,6 @@ pub fn run(args: ServeArgs) -> Result<std::process::ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_request_that_panicked_holding_the_engine_does_not_lock_out_the_next() {
-        let engine = Arc::new(Mutex::new(7));
-        let held = Arc::clone(&engine);
-        let panicked = std::thread::spawn(move || {
-            let _guard = held.lock().unwrap();
-            panic!("a bug in one request");
-        })
-        .join();
-        assert!(panicked.is_err());
-        assert!(engine.is_poisoned());
-        assert_eq!(*lock_engine(&engine), 7);
-    }
 
     #[tokio::test]
     async fn a_panicking_job_is_reported_as_a_failed_request() {

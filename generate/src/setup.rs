@@ -203,9 +203,13 @@ fn local_backend(path: &Path) -> Result<Arc<dyn DynChat>> {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-    Ok(Arc::new(toolgrad_model::chat_engine::LocalModel::new(
-        engine,
-    )))
+    let local = toolgrad_model::chat_engine::LocalModel::new(engine).map_err(|e| {
+        GenerateError::LocalModel {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }
+    })?;
+    Ok(Arc::new(local))
 }
 
 /// Built without the `local` feature: the config must name an endpoint.

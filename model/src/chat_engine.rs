@@ -5,21 +5,21 @@
 //! the local model like any endpoint.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use serde_json::Value;
 use toolgrad_core::llm::{
     ChatMessage, ChatModel, ChatRequest, ChatResponse, LlmError, ToolCall, Usage,
 };
 
+use crate::batch::{Batcher, Job, DEFAULT_MAX_BATCH};
 use crate::chat::parse_reply;
 use crate::constrain::function_of;
 use crate::constrain::json_schema::json_constraint;
 use crate::constrain::python_calls::python_calls_constraint;
 use crate::constrain::tool_call::tool_call_constraint;
 use crate::constrain::Constraint;
-use crate::engine::{Engine, FinishReason, GenerateParams};
+use crate::engine::{Engine, FinishReason, GenerateParams, Generation};
 use crate::error::{ModelError, Result};
 use crate::sampling::SamplingParams;
 
@@ -153,16 +153,43 @@ pub fn constraint_for(response_format: Option<&Value>) -> Result<Option<Box<dyn 
     })
 }
 
+/// A chat request turned into a generation: the rendered prompt's tokens,
+/// the decoding settings and the constraint, and how to read the reply back.
+pub struct ChatJob {
+    pub prompt: Vec<u32>,
+    pub params: GenerateParams,
+    pub constraint: Option<Box<dyn Constraint>>,
+    /// Whether the reply is parsed for tool calls.
+    pub may_call: bool,
+}
+
+impl ChatJob {
+    /// The chat reply of the generation this job produced.
+    pub fn reply(may_call: bool, generation: Generation) -> ChatReply {
+        let (content, tool_calls) = if !may_call {
+            (Some(generation.text), Vec::new())
+        } else {
+            parse_reply(&generation.text)
+        };
+        ChatReply {
+            content,
+            tool_calls,
+            prompt_tokens: generation.prompt_tokens,
+            completion_tokens: generation.completion_tokens,
+            finish: generation.finish,
+        }
+    }
+}
+
 impl Engine {
-    /// Answers a conversation; `on_text` streams the reply text.
-    pub fn chat(
+    /// Renders and tokenizes a conversation and builds its constraint.
+    pub fn chat_job(
         &self,
         messages: &[ChatMessage],
         tools: &[Value],
         response_format: Option<&Value>,
         options: &ChatOptions,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<ChatReply> {
+    ) -> Result<ChatJob> {
         let format_constraint = constraint_for(response_format)?;
         let choice_constraint = options.tool_choice.constraint(tools)?;
         let constraint = match (format_constraint, choice_constraint) {
@@ -191,41 +218,54 @@ impl Engine {
             ignore_eos: false,
             cancel: options.cancel.clone(),
         };
-        let generation = self.generate(&ids, &params, constraint, on_text)?;
-        let (content, tool_calls) = if !may_call {
-            (Some(generation.text), Vec::new())
-        } else {
-            parse_reply(&generation.text)
-        };
-        Ok(ChatReply {
-            content,
-            tool_calls,
-            prompt_tokens: generation.prompt_tokens,
-            completion_tokens: generation.completion_tokens,
-            finish: generation.finish,
+        Ok(ChatJob {
+            prompt: ids,
+            params,
+            constraint,
+            may_call,
         })
+    }
+
+    /// Answers a conversation; `on_text` streams the reply text.
+    pub fn chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[Value],
+        response_format: Option<&Value>,
+        options: &ChatOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<ChatReply> {
+        let job = self.chat_job(messages, tools, response_format, options)?;
+        let generation = self.generate(&job.prompt, &job.params, job.constraint, on_text)?;
+        Ok(ChatJob::reply(job.may_call, generation))
     }
 }
 
-/// The engine behind the [`ChatModel`] trait; requests run one at a time on a
-/// blocking thread.
+/// The engine behind the [`ChatModel`] trait, with continuous batching: the
+/// requests in flight decode together (see [`crate::batch`]).
 #[derive(Clone)]
 pub struct LocalModel {
-    engine: Arc<Mutex<Engine>>,
+    batcher: Arc<Batcher>,
     name: String,
 }
 
 impl LocalModel {
-    pub fn new(engine: Engine) -> Self {
-        let name = format!("local:{}", engine.source.display());
-        Self {
-            engine: Arc::new(Mutex::new(engine)),
-            name,
-        }
+    /// Batches up to [`DEFAULT_MAX_BATCH`] requests.
+    pub fn new(engine: Engine) -> Result<Self> {
+        Self::with_batch(engine, DEFAULT_MAX_BATCH)
     }
 
-    pub fn engine(&self) -> &Arc<Mutex<Engine>> {
-        &self.engine
+    /// Decodes up to `max_batch` requests per step (1: one at a time).
+    pub fn with_batch(engine: Engine, max_batch: usize) -> Result<Self> {
+        let name = format!("local:{}", engine.source.display());
+        Ok(Self {
+            batcher: Arc::new(Batcher::start(engine, max_batch)?),
+            name,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        self.batcher.engine()
     }
 }
 
@@ -234,7 +274,7 @@ impl ChatModel for LocalModel {
         &self,
         request: &ChatRequest,
     ) -> impl std::future::Future<Output = Result<ChatResponse, LlmError>> + Send {
-        let engine = Arc::clone(&self.engine);
+        let batcher = Arc::clone(&self.batcher);
         let request = request.clone();
         let name = self.name.clone();
         async move {
@@ -243,34 +283,40 @@ impl ChatModel for LocalModel {
                 attempts: 1,
                 message,
             };
-            let reply = tokio::task::spawn_blocking(move || {
-                let engine = engine
-                    .lock()
-                    .map_err(|_| "the engine lock is poisoned".to_string())?;
-                // Latency is the generation's own time, not the wait for the lock.
-                let started = Instant::now();
-                let options = ChatOptions {
-                    temperature: request.temperature,
-                    max_tokens: request.max_tokens.map(|m| m as usize),
-                    tool_choice: ToolChoice::from_openai(request.tool_choice.as_ref())
-                        .map_err(|e| e.to_string())?,
-                    ..ChatOptions::default()
-                };
-                engine
-                    .chat(
+            let options = ChatOptions {
+                temperature: request.temperature,
+                max_tokens: request.max_tokens.map(|m| m as usize),
+                tool_choice: ToolChoice::from_openai(request.tool_choice.as_ref())
+                    .map_err(|e| bad(e.to_string()))?,
+                ..ChatOptions::default()
+            };
+            // Rendering and tokenizing take a while on long tool lists: off the runtime.
+            let job = {
+                let batcher = Arc::clone(&batcher);
+                tokio::task::spawn_blocking(move || {
+                    batcher.engine().chat_job(
                         &request.messages,
                         &request.tools,
                         request.response_format.as_ref(),
                         &options,
-                        &mut |_| {},
                     )
-                    .map(|reply| (reply, started.elapsed()))
-                    .map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| bad(e.to_string()))?
-            .map_err(bad)?;
-            let (reply, latency) = reply;
+                })
+                .await
+                .map_err(|e| bad(e.to_string()))?
+                .map_err(|e| bad(e.to_string()))?
+            };
+            let may_call = job.may_call;
+            let finished = batcher
+                .submit(Job {
+                    prompt: job.prompt,
+                    params: job.params,
+                    constraint: job.constraint,
+                    on_text: Box::new(|_| {}),
+                })
+                .await
+                .map_err(|_| bad("the batching thread has stopped".into()))?
+                .map_err(|e| bad(e.to_string()))?;
+            let reply = ChatJob::reply(may_call, finished.generation);
             Ok(ChatResponse {
                 content: reply.content,
                 tool_calls: reply.tool_calls,
@@ -278,7 +324,7 @@ impl ChatModel for LocalModel {
                     prompt_tokens: reply.prompt_tokens as u64,
                     completion_tokens: reply.completion_tokens as u64,
                 },
-                latency,
+                latency: finished.latency,
                 attempts: 1,
             })
         }

@@ -1,5 +1,6 @@
 //! The inference engine: a loaded model with its tokenizer and chat template,
-//! batched prefill, KV-cache decoding, stop sequences, streaming and constraints.
+//! blocked prefill with prefix reuse, KV-cache decoding (one sequence, or a
+//! batch of them in one step), stop sequences, streaming and constraints.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,14 +11,15 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::cache::KvCache;
 use crate::chat::ChatTemplate;
 use crate::config::LlamaConfig;
-use crate::constrain::{accepts, Constraint};
+use crate::constrain::Constraint;
+use crate::decoding::Decoding;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::host::f32_values;
 use crate::llama::Llama;
 use crate::packed::{self, Packed};
 use crate::prefix::{self, PrefixCache};
-use crate::sampling::{Sampler, SamplingParams};
+use crate::sampling::SamplingParams;
 use crate::tokenizer::TextTokenizer;
 use crate::weights::{export_hf, ExportDtype, GgufWeights, SafetensorsWeights};
 
@@ -313,82 +315,50 @@ impl Engine {
         &self,
         prompt: &[u32],
         params: &GenerateParams,
-        mut constraint: Option<Box<dyn Constraint>>,
+        constraint: Option<Box<dyn Constraint>>,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
+        let (mut decoding, mut logits, mut cache) = self.start(prompt, params, constraint)?;
+        while let Some(token) = decoding.next(&self.tokenizer, &logits, on_text)? {
+            logits = self.step(&[token], &mut cache)?;
+        }
+        Ok(decoding.finish(on_text))
+    }
+
+    /// Checks and prefills a prompt: the sequence's decoding state, the logits
+    /// after the prompt and its cache.
+    pub(crate) fn start(
+        &self,
+        prompt: &[u32],
+        params: &GenerateParams,
+        constraint: Option<Box<dyn Constraint>>,
+    ) -> Result<(Decoding, Vec<f32>, KvCache)> {
         self.check_context(prompt.len())?;
         let room = self.config.max_position_embeddings - prompt.len();
-        let max_tokens = params.max_tokens.min(room);
         if params.is_cancelled() {
             return Err(ModelError::Cancelled);
         }
-        let mut sampler = Sampler::new(params.sampling.clone());
-        let (mut logits, mut cache) = self.prefill(prompt)?;
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut emitted = 0usize;
-        let mut completion = 0usize;
-        let eos = self.tokenizer.eos_id;
-        let finish = loop {
-            if params.is_cancelled() {
-                return Err(ModelError::Cancelled);
-            }
-            if completion >= max_tokens {
-                break FinishReason::Length;
-            }
-            if constraint.as_ref().is_some_and(|c| c.is_closed()) {
-                break FinishReason::Stop;
-            }
-            let token = {
-                let tokenizer = &self.tokenizer;
-                let c = constraint.as_deref();
-                sampler.pick(&logits, &mut |t| match c {
-                    None => true,
-                    Some(c) if tokenizer.is_special(t) => t == eos && c.is_complete(),
-                    Some(c) => accepts(c, tokenizer.bytes(t)),
-                })
-            };
-            let Some(token) = token else {
-                return Err(ModelError::Constraint(
-                    "no token of the vocabulary can continue the constrained output".into(),
-                ));
-            };
-            completion += 1;
-            if self.tokenizer.is_special(token) && !params.ignore_eos {
-                break FinishReason::Stop;
-            }
-            let piece = self.tokenizer.bytes(token);
-            if let Some(c) = constraint.as_mut() {
-                for &b in piece {
-                    c.advance(b);
-                }
-            }
-            bytes.extend_from_slice(piece);
-            let text = valid_prefix(&bytes);
-            if let Some(cut) = first_stop(text, &params.stop) {
-                // The token that completes a stop sequence may also carry text
-                // before it: emit that once, here, and not again below.
-                on_text(&text[emitted..cut.max(emitted)]);
-                emitted = cut.max(emitted);
-                bytes.truncate(cut);
-                break FinishReason::Stop;
-            }
-            let safe = text.len() - held_back(text, &params.stop);
-            if safe > emitted {
-                on_text(&text[emitted..safe]);
-                emitted = safe;
-            }
-            logits = self.step(&[token], &mut cache)?;
-        };
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if emitted < text.len() && text.is_char_boundary(emitted) {
-            on_text(&text[emitted..]);
+        let decoding = Decoding::new(prompt.len(), room, params, constraint);
+        let (logits, cache) = self.prefill(prompt)?;
+        Ok((decoding, logits, cache))
+    }
+
+    /// One decoding step of several sequences, each token after its own
+    /// cache: the logits of each, exactly as [`Self::step`] gives them. With
+    /// Q8 weights the projections run once for the whole batch.
+    pub(crate) fn step_batch(
+        &self,
+        tokens: &[u32],
+        caches: &mut [&mut KvCache],
+    ) -> Result<Vec<Vec<f32>>> {
+        match &self.packed {
+            Some(packed) if tokens.len() > 1 => self.model.decode_batch(tokens, caches, packed),
+            _ => tokens
+                .iter()
+                .zip(caches.iter_mut())
+                .map(|(&token, cache)| self.step(&[token], cache))
+                .collect(),
         }
-        Ok(Generation {
-            text,
-            prompt_tokens: prompt.len(),
-            completion_tokens: completion,
-            finish,
-        })
     }
 }
 
@@ -443,58 +413,4 @@ fn check_vocab(config: &LlamaConfig, tokenizer: &TextTokenizer, path: &Path) -> 
         });
     }
     Ok(())
-}
-
-/// The longest prefix of `bytes` that is valid UTF-8.
-fn valid_prefix(bytes: &[u8]) -> &str {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
-    }
-}
-
-fn first_stop(text: &str, stops: &[String]) -> Option<usize> {
-    stops
-        .iter()
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| text.find(s.as_str()))
-        .min()
-}
-
-/// Bytes at the end of `text` that could be the start of a stop sequence.
-fn held_back(text: &str, stops: &[String]) -> usize {
-    stops
-        .iter()
-        .flat_map(|s| {
-            (1..s.len())
-                .filter(|&n| s.is_char_boundary(n))
-                .map(move |n| &s[..n])
-        })
-        .filter(|prefix| text.ends_with(prefix))
-        .map(str::len)
-        .max()
-        .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stop_sequences_are_found_and_held_back() {
-        let stops = vec!["</s>".to_string(), "\n\n".to_string()];
-        assert_eq!(first_stop("abc</s>d", &stops), Some(3));
-        assert_eq!(first_stop("a\n\nb</s>", &stops), Some(1));
-        assert_eq!(held_back("abc</", &stops), 2);
-        assert_eq!(held_back("abc\n", &stops), 1);
-        assert_eq!(held_back("abc", &stops), 0);
-        assert_eq!(held_back("x\u{e9}", &["\u{e9}t".to_string()]), 2);
-    }
-
-    #[test]
-    fn partial_utf8_is_not_emitted() {
-        let bytes = "é".as_bytes();
-        assert_eq!(valid_prefix(&bytes[..1]), "");
-        assert_eq!(valid_prefix(bytes), "é");
-    }
 }

@@ -38,6 +38,9 @@ pub enum ModelError {
     Setup(String),
     #[error("LoRA: {0}")]
     Lora(String),
+    /// A batched request failed in the batcher, not in its own decoding.
+    #[error("batched decoding: {0}")]
+    Batch(String),
     #[error("reading a tensor back: {0}")]
     TensorRead(String),
     #[error("{path}: {message}")]

@@ -2,11 +2,14 @@
 //! generates with the same module, weights from GGUF or HF safetensors, the
 //! tokenizer and chat template, and KV-cache generation with constrained decoding.
 
+pub mod batch;
 pub mod cache;
 pub mod chat;
 pub mod chat_engine;
 pub mod config;
 pub mod constrain;
+mod decode_batch;
+pub mod decoding;
 pub mod engine;
 pub mod error;
 pub mod gguf;

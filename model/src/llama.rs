@@ -177,10 +177,8 @@ impl Attention {
         cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
         packed: Option<&PackedLayer>,
     ) -> Result<Tensor<3>> {
-        let [batch, seq, _] = x.dims();
         let x_device = x.device();
         let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
         let (q, k, v) = match packed {
             Some(p) => {
                 let device = x.device();
@@ -195,6 +193,28 @@ impl Attention {
                 self.v_proj.forward(x),
             ),
         };
+        let out = self.attend(q, k, v, rope, mask, cache);
+        Ok(match packed {
+            Some(p) => tensor(&p.o.matvec(&row(out)?), &x_device),
+            None => self.o_proj.forward(out),
+        })
+    }
+
+    /// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
+    /// rotary positions, the cache extended with this step's keys and values,
+    /// and the heads' outputs side by side, before the output projection.
+    pub(crate) fn attend(
+        &self,
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        rope: &Rope,
+        mask: Option<Tensor<4, Bool>>,
+        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
+    ) -> Tensor<3> {
+        let [batch, seq, _] = q.dims();
+        let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
         let q = rope.apply(heads(q, h));
         let mut k = rope.apply(heads(k, kv));
         let mut v = heads(v, kv);
@@ -214,15 +234,11 @@ impl Attention {
             Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
             None => scores,
         };
-        let out = softmax(scores, 3).matmul(v);
-        let out = out
+        softmax(scores, 3)
+            .matmul(v)
             .reshape([batch, h, seq, hd])
             .swap_dims(1, 2)
-            .reshape([batch, seq, h * hd]);
-        Ok(match packed {
-            Some(p) => tensor(&p.o.matvec(&row(out)?), &x_device),
-            None => self.o_proj.forward(out),
-        })
+            .reshape([batch, seq, h * hd])
     }
 }
 
@@ -358,7 +374,7 @@ impl Llama {
         out
     }
 
-    fn head_dim(&self) -> usize {
+    pub(crate) fn head_dim(&self) -> usize {
         self.layers[0].self_attn.head_dim
     }
 

@@ -1,4 +1,5 @@
-//! A Q8_0 matrix-vector kernel for single-row decoding steps: weights held as
+//! A Q8_0 matrix-vector kernel for decoding steps (one row, or one row per
+//! sequence of a batch): weights held as
 //! 8-bit blocks of 32 with one f32 scale, the activation quantised the same way,
 //! integer dot products (AVX2 when the CPU has it), rows split across threads.
 //! Decoding reads every weight once per token, so a quarter of the f32 bytes
@@ -78,23 +79,45 @@ impl Q8Matrix {
 
     /// `W · x` for one activation row.
     pub fn matvec(&self, x: &[f32]) -> Vec<f32> {
-        assert_eq!(x.len(), self.cols, "activation length");
-        let mut xq = vec![0i8; self.cols];
-        let mut xd = vec![0f32; self.cols / BLOCK];
-        quantize_into(x, &mut xq, &mut xd);
+        self.matmul(&[x]).pop().unwrap_or_default()
+    }
+
+    /// `W · x` for each of several activation rows (one decoding step of
+    /// several sequences). Each weight row is read once for all of them, and
+    /// every output is the same dot product [`Self::matvec`] computes, bit for bit.
+    pub fn matmul(&self, xs: &[&[f32]]) -> Vec<Vec<f32>> {
         let blocks = self.cols / BLOCK;
-        let mut out = vec![0f32; self.rows];
-        out.par_chunks_mut(ROWS_PER_TASK)
+        let quantised: Vec<(Vec<i8>, Vec<f32>)> = xs
+            .iter()
+            .map(|x| {
+                assert_eq!(x.len(), self.cols, "activation length");
+                let mut xq = vec![0i8; self.cols];
+                let mut xd = vec![0f32; blocks];
+                quantize_into(x, &mut xq, &mut xd);
+                (xq, xd)
+            })
+            .collect();
+        let n = xs.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        // Row-major `[row][sequence]`, so each task writes one contiguous chunk.
+        let mut out = vec![0f32; self.rows * n];
+        out.par_chunks_mut(ROWS_PER_TASK * n)
             .enumerate()
             .for_each(|(task, chunk)| {
-                for (i, o) in chunk.iter_mut().enumerate() {
+                for (i, outs) in chunk.chunks_exact_mut(n).enumerate() {
                     let r = task * ROWS_PER_TASK + i;
                     let wq = &self.quants[r * self.cols..(r + 1) * self.cols];
                     let wd = &self.scales[r * blocks..(r + 1) * blocks];
-                    *o = dot(wq, wd, &xq, &xd);
+                    for (o, (xq, xd)) in outs.iter_mut().zip(&quantised) {
+                        *o = dot(wq, wd, xq, xd);
+                    }
                 }
             });
-        out
+        (0..n)
+            .map(|b| out.iter().skip(b).step_by(n).copied().collect())
+            .collect()
     }
 }
 
@@ -183,6 +206,34 @@ mod tests {
         quantize_into(&x, &mut xq, &mut xd);
         let scalar = dot_scalar(&m.quants[..cols], &m.scales[..3], &xq, &xd);
         assert!((dot(&m.quants[..cols], &m.scales[..3], &xq, &xd) - scalar).abs() < 1e-4);
+    }
+
+    #[test]
+    fn matmul_rows_equal_matvec_to_the_bit() {
+        let (rows, cols) = (130, 64);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let m = Q8Matrix::from_f32(&w, rows, cols).unwrap();
+        let xs: Vec<Vec<f32>> = (0..3)
+            .map(|s| {
+                (0..cols)
+                    .map(|i| ((i * (5 + s) % 29) as f32 - 14.0) / 9.0)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
+        let batched = m.matmul(&refs);
+        assert_eq!(batched.len(), 3);
+        for (x, y) in xs.iter().zip(&batched) {
+            let single = m.matvec(x);
+            assert_eq!(y.len(), rows);
+            assert!(single
+                .iter()
+                .zip(y)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        assert!(m.matmul(&[]).is_empty());
     }
 
     #[test]

@@ -421,7 +421,8 @@ async fn a_local_model_asked_for_a_required_tool_call_always_calls_one() {
         context: 1024,
         ..SyntheticSpec::default()
     };
-    let model = LocalModel::new(Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap());
+    let model =
+        LocalModel::new(Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap()).unwrap();
     let tools = vec![
         serde_json::json!({"type": "function", "function": {"name": "set_unit",
         "parameters": {"type": "object", "properties": {"unit": {"enum": ["C", "F"]}}, "required": ["unit"]}}}),
@@ -516,4 +517,148 @@ fn prefix_reuse_gives_the_same_logits_to_the_bit() {
     let b = fresh.generate(&prompt, &params, None, &mut |_| {}).unwrap();
     assert_eq!(a.text, b.text);
     assert_eq!(reusing.reused_prompt_tokens(), 256 + 128 + 256 + 256);
+}
+
+/// Continuous batching changes no answer: requests that join and leave the
+/// batch at different steps get, to the byte, what the engine alone gives
+/// them (greedy, sampled, constrained, stopped), and a bad request fails alone.
+#[test]
+fn batched_requests_get_the_answers_of_the_engine_alone() {
+    use std::sync::{Arc, Mutex};
+    use toolgrad_model::batch::{Batcher, Job};
+    use toolgrad_model::constrain::json_schema::json_constraint;
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = || SyntheticSpec {
+        context: 512,
+        ..SyntheticSpec::default()
+    };
+    let path = write(dir.path(), "batch.gguf", spec());
+    let alone = Engine::load(&path).unwrap();
+    let batcher = Batcher::start(Engine::load(&path).unwrap(), 3).unwrap();
+
+    let params = |max_tokens: usize, temperature: f32, stop: &[&str]| GenerateParams {
+        sampling: SamplingParams {
+            temperature,
+            top_p: 0.9,
+            seed: max_tokens as u64,
+        },
+        max_tokens,
+        stop: stop.iter().map(|s| s.to_string()).collect(),
+        ignore_eos: true,
+        cancel: None,
+    };
+    let schema = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let requests: Vec<(Vec<u32>, GenerateParams, bool)> = vec![
+        (byte_prompt(1, 40), params(30, 0.0, &[]), false),
+        (byte_prompt(2, 140), params(12, 0.0, &[]), false),
+        (byte_prompt(3, 9), params(45, 1.0, &[]), false),
+        (byte_prompt(4, 70), params(25, 0.0, &[]), true),
+        (byte_prompt(5, 20), params(40, 0.0, &["a", "e"]), false),
+        (byte_prompt(6, 600), params(5, 0.0, &[]), false), // longer than the context
+        (byte_prompt(7, 33), params(18, 0.7, &[]), false),
+    ];
+    let mut pending = Vec::new();
+    for (prompt, params, constrained) in &requests {
+        let streamed = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&streamed);
+        let receiver = batcher.submit(Job {
+            prompt: prompt.clone(),
+            params: params.clone(),
+            constraint: constrained.then(|| Box::new(json_constraint(&schema).unwrap()) as _),
+            on_text: Box::new(move |text| sink.lock().unwrap().push_str(text)),
+        });
+        pending.push((receiver, streamed));
+    }
+    for (i, ((receiver, streamed), (prompt, params, constrained))) in
+        pending.into_iter().zip(&requests).enumerate()
+    {
+        let constraint = constrained.then(|| Box::new(json_constraint(&schema).unwrap()) as _);
+        let expected = alone.generate(prompt, params, constraint, &mut |_| {});
+        let got = receiver.blocking_recv().unwrap();
+        match (expected, got) {
+            (Ok(expected), Ok(got)) => {
+                assert_eq!(got.generation.text, expected.text, "request {i}");
+                assert_eq!(got.generation.finish, expected.finish, "request {i}");
+                assert_eq!(
+                    got.generation.completion_tokens, expected.completion_tokens,
+                    "request {i}"
+                );
+                assert_eq!(
+                    *streamed.lock().unwrap(),
+                    expected.text,
+                    "request {i} streamed"
+                );
+            }
+            (Err(expected), Err(got)) => assert_eq!(got.to_string(), expected.to_string()),
+            (expected, got) => panic!("request {i}: alone {expected:?}, batched {got:?}"),
+        }
+    }
+    assert!(
+        batcher.largest_batch() >= 2,
+        "the requests never shared a step ({})",
+        batcher.largest_batch()
+    );
+    assert!(batcher.largest_batch() <= 3);
+}
+
+/// The batched step itself: every sequence's logits equal those of its own
+/// single-sequence step, bit for bit, and every cache grows by one position.
+#[test]
+fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
+    use toolgrad_model::cache::KvCache;
+    use toolgrad_model::packed::Packed;
+
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny(dir.path());
+    let model = engine.model();
+    let packed = Packed::from_model(model).unwrap().unwrap();
+    let device = engine.device.clone();
+    let run = |ids: &[u32], cache: &mut KvCache| {
+        let data: Vec<i64> = ids.iter().map(|&t| t as i64).collect();
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(data, [1, ids.len()]), &device);
+        let hidden = model.hidden(tokens, Some(cache), Some(&packed)).unwrap();
+        let [_, seq, d] = hidden.dims();
+        let last = hidden.slice([0..1, seq - 1..seq, 0..d]);
+        packed
+            .head
+            .matvec(&toolgrad_model::host::f32_values(last).unwrap())
+    };
+    let prompts = [byte_prompt(1, 5), byte_prompt(2, 31), byte_prompt(3, 12)];
+    let mut singles: Vec<KvCache> = Vec::new();
+    for prompt in &prompts {
+        let mut cache = KvCache::new(model.layers.len());
+        // One token at a time, as decoding does after the prompt.
+        for &token in prompt {
+            run(&[token], &mut cache);
+        }
+        singles.push(cache);
+    }
+    let mut batched = singles.clone();
+    let next = [7u32, 200, 45];
+    let expected: Vec<Vec<f32>> = next
+        .iter()
+        .zip(singles.iter_mut())
+        .map(|(&t, cache)| run(&[t], cache))
+        .collect();
+    let mut caches: Vec<&mut KvCache> = batched.iter_mut().collect();
+    let got = model.decode_batch(&next, &mut caches, &packed).unwrap();
+    for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "sequence {i}: logits differ by up to {}",
+            max_diff(a, b)
+        );
+    }
+    for (cache, prompt) in batched.iter().zip(&prompts) {
+        assert_eq!(cache.len(), prompt.len() + 1);
+    }
+    let error = model
+        .decode_batch(
+            &next[..2],
+            &mut batched.iter_mut().collect::<Vec<_>>(),
+            &packed,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("2 tokens, 3 caches"), "{error}");
 }
