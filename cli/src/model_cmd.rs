@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use toolgrad_core::llm::ChatMessage;
+use toolgrad_model::batch::{Batcher, Job};
 use toolgrad_model::chat_engine::ChatOptions;
 use toolgrad_model::engine::{Engine, GenerateParams};
 use toolgrad_model::weights::ExportDtype;
@@ -81,6 +82,10 @@ pub struct BenchArgs {
     /// Decode with the f32 weights instead of the Q8 copies.
     #[arg(long)]
     f32: bool,
+    /// Also measure decoding N sequences together (continuous batching): the
+    /// tokens per second of all of them, prompts included.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    batch: Option<u32>,
 }
 
 #[derive(Args)]
@@ -214,6 +219,8 @@ fn bench(args: BenchArgs) -> Result<()> {
     if args.f32 {
         engine.use_f32_decoding();
     }
+    // Every run prefills the same prompt: reuse would time a cache lookup.
+    engine.set_prefix_entries(0);
     let runs = args.runs.max(1);
     let mut result = serde_json::json!({
         "engine": if args.f32 { "toolgrad (burn flex, f32 decode)" } else { "toolgrad (burn flex, Q8 decode)" },
@@ -250,6 +257,33 @@ fn bench(args: BenchArgs) -> Result<()> {
         times.push(first.elapsed().as_secs_f64() / after_first as f64);
     }
     result["decode_tok_s"] = (1.0 / median(times)).into();
+    if let Some(n) = args.batch {
+        let batcher = Batcher::start(engine, n as usize)?;
+        let start = Instant::now();
+        let pending: Vec<_> = (0..n)
+            .map(|i| {
+                let prompt = batcher
+                    .engine()
+                    .tokenizer
+                    .encode(&format!("Once upon a time, story {i}"))?;
+                Ok(batcher.submit(Job {
+                    prompt,
+                    params: params.clone(),
+                    constraint: None,
+                    on_text: Box::new(|_| {}),
+                }))
+            })
+            .collect::<Result<_>>()?;
+        let mut tokens = 0;
+        for receiver in pending {
+            let finished = receiver
+                .blocking_recv()
+                .context("the batching thread stopped")??;
+            tokens += finished.generation.completion_tokens;
+        }
+        result[format!("decode_batch_{n}_tok_s")] =
+            (tokens as f64 / start.elapsed().as_secs_f64()).into();
+    }
     if let Some(peak) = peak_rss_mib() {
         result["peak_rss_mib"] = peak.into();
     }

@@ -17,7 +17,7 @@ use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::host::f32_values;
 use crate::llama::Llama;
-use crate::packed::{self, Packed};
+use crate::packed::Packed;
 use crate::prefix::{self, PrefixCache};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::TextTokenizer;
@@ -257,31 +257,37 @@ impl Engine {
     /// Runs `ids` through the model after the cache's positions and returns the
     /// logits of the last one. Blocks end at multiples of [`prefix::BLOCK`]
     /// (absolute positions), which bounds the attention-score memory of long
-    /// prompts and makes prefix reuse exact.
+    /// prompts and makes prefix reuse exact. A one-token block runs as a
+    /// decoding step on the Q8 weights, when there are any.
     fn step(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let mut last = None;
         let mut at = 0;
         while at < ids.len() {
             let end = (at + prefix::BLOCK - cache.len() % prefix::BLOCK).min(ids.len());
-            last = Some(self.model.hidden(
-                self.tokens(&ids[at..end]),
-                Some(cache),
-                self.packed.as_ref(),
-            )?);
+            let block = &ids[at..end];
             at = end;
+            if let (Some(packed), [token]) = (&self.packed, block) {
+                let logits = self.model.decode(&[*token], &mut [&mut *cache], packed)?;
+                if at == ids.len() {
+                    return logits.into_iter().next().ok_or_else(|| {
+                        ModelError::Setup("a decoding step returned no logits".into())
+                    });
+                }
+                continue;
+            }
+            let hidden = self.model.hidden(self.tokens(block), Some(cache))?;
+            if at == ids.len() {
+                let [_, seq, d] = hidden.dims();
+                let last = hidden.slice([0..1, seq - 1..seq, 0..d]);
+                return match &self.packed {
+                    Some(p) => Ok(p.head.matvec(&f32_values(last)?)),
+                    None => f32_values(self.model.logits(last)),
+                };
+            }
         }
-        let Some(hidden) = last else {
-            return Err(ModelError::ContextOverflow {
-                prompt: 0,
-                context: self.config.max_position_embeddings,
-            });
-        };
-        let [_, seq, d] = hidden.dims();
-        let final_position = hidden.slice([0..1, seq - 1..seq, 0..d]);
-        match &self.packed {
-            Some(p) => Ok(p.head.matvec(&packed::row(final_position)?)),
-            None => f32_values(self.model.logits(final_position)),
-        }
+        Err(ModelError::ContextOverflow {
+            prompt: 0,
+            context: self.config.max_position_embeddings,
+        })
     }
 
     /// Next-token logits after `ids` (used to compare with references). The
@@ -352,7 +358,7 @@ impl Engine {
         caches: &mut [&mut KvCache],
     ) -> Result<Vec<Vec<f32>>> {
         match &self.packed {
-            Some(packed) if tokens.len() > 1 => self.model.decode_batch(tokens, caches, packed),
+            Some(packed) => self.model.decode(tokens, caches, packed),
             _ => tokens
                 .iter()
                 .zip(caches.iter_mut())

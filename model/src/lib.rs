@@ -8,7 +8,7 @@ pub mod chat;
 pub mod chat_engine;
 pub mod config;
 pub mod constrain;
-mod decode_batch;
+mod decode;
 pub mod decoding;
 pub mod engine;
 pub mod error;

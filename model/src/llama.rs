@@ -8,11 +8,10 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-use crate::cache::KvCache;
+use crate::cache::{KvCache, LayerCache};
 use crate::config::LlamaConfig;
 use crate::error::Result;
 use crate::lora::Lora;
-use crate::packed::{row, tensor, Packed, PackedLayer};
 
 /// A source of named `f32` weights in HF naming (`model.layers.0.self_attn.q_proj.weight`).
 pub trait WeightSource {
@@ -174,56 +173,42 @@ impl Attention {
         x: Tensor<3>,
         rope: &Rope,
         mask: Option<Tensor<4, Bool>>,
-        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
-        packed: Option<&PackedLayer>,
+        cache: Option<&mut LayerCache>,
     ) -> Result<Tensor<3>> {
-        let x_device = x.device();
-        let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        let (q, k, v) = match packed {
-            Some(p) => {
-                let device = x.device();
-                let qkv = p.qkv.matvec(&row(x)?);
-                let (q, kv_part) = qkv.split_at(h * hd);
-                let (k, v) = kv_part.split_at(kv * hd);
-                (tensor(q, &device), tensor(k, &device), tensor(v, &device))
-            }
-            None => (
-                self.q_proj.forward(x.clone()),
-                self.k_proj.forward(x.clone()),
-                self.v_proj.forward(x),
-            ),
-        };
-        let out = self.attend(q, k, v, rope, mask, cache);
-        Ok(match packed {
-            Some(p) => tensor(&p.o.matvec(&row(out)?), &x_device),
-            None => self.o_proj.forward(out),
-        })
+        let q = self.q_proj.forward(x.clone());
+        let k = self.k_proj.forward(x.clone());
+        let v = self.v_proj.forward(x);
+        Ok(self
+            .o_proj
+            .forward(self.attend(q, k, v, rope, mask, cache)?))
     }
 
     /// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
     /// rotary positions, the cache extended with this step's keys and values,
     /// and the heads' outputs side by side, before the output projection.
-    pub(crate) fn attend(
+    fn attend(
         &self,
         q: Tensor<3>,
         k: Tensor<3>,
         v: Tensor<3>,
         rope: &Rope,
         mask: Option<Tensor<4, Bool>>,
-        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
-    ) -> Tensor<3> {
+        cache: Option<&mut LayerCache>,
+    ) -> Result<Tensor<3>> {
         let [batch, seq, _] = q.dims();
         let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
         let q = rope.apply(heads(q, h));
         let mut k = rope.apply(heads(k, kv));
         let mut v = heads(v, kv);
-        if let Some(slot) = cache {
-            if let Some((past_k, past_v)) = slot.take() {
+        if let Some(layer) = cache {
+            let past = layer.keys().len() / (kv * hd);
+            layer.append(&k, &v)?;
+            if past > 0 {
+                let (past_k, past_v) = layer.tensors(past, kv, hd, &k.device());
                 k = Tensor::cat(vec![past_k, k], 2);
                 v = Tensor::cat(vec![past_v, v], 2);
             }
-            *slot = Some((k.clone(), v.clone()));
         }
         // Grouped-query attention without copying K/V: the query heads that share
         // a KV head are stacked along the row axis.
@@ -234,11 +219,11 @@ impl Attention {
             Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
             None => scores,
         };
-        softmax(scores, 3)
+        Ok(softmax(scores, 3)
             .matmul(v)
             .reshape([batch, h, seq, hd])
             .swap_dims(1, 2)
-            .reshape([batch, seq, h * hd])
+            .reshape([batch, seq, h * hd]))
     }
 }
 
@@ -250,20 +235,9 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>, packed: Option<&PackedLayer>) -> Result<Tensor<3>> {
-        Ok(match packed {
-            Some(p) => {
-                let device = x.device();
-                let gate_up = p.gate_up.matvec(&row(x)?);
-                let (gate, up) = gate_up.split_at(gate_up.len() / 2);
-                let hidden = silu(tensor(gate, &device)) * tensor(up, &device);
-                tensor(&p.down.matvec(&row(hidden)?), &device)
-            }
-            None => {
-                let gate = silu(self.gate_proj.forward(x.clone()));
-                self.down_proj.forward(gate * self.up_proj.forward(x))
-            }
-        })
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate * self.up_proj.forward(x))
     }
 }
 
@@ -379,16 +353,15 @@ impl Llama {
     }
 
     /// Final hidden states `[batch, seq, hidden]` for `tokens` `[batch, seq]`
-    /// placed after the cache's positions; the cache, if any, is extended.
-    /// With `packed` weights, a single-token step uses the Q8 kernel.
+    /// placed after the cache's positions; the cache, if any, is extended
+    /// (a cached step runs one sequence). Single-token decoding steps on Q8
+    /// weights take [`Llama::decode`] instead.
     pub fn hidden(
         &self,
         tokens: Tensor<2, Int>,
         mut cache: Option<&mut KvCache>,
-        packed: Option<&Packed>,
     ) -> Result<Tensor<3>> {
-        let [batch, seq] = tokens.dims();
-        let packed = packed.filter(|_| batch * seq == 1);
+        let [_, seq] = tokens.dims();
         let device = tokens.device();
         let start = cache.as_ref().map_or(0, |c| c.len());
         let rope = Rope::new(self.rope_theta, self.head_dim(), start, seq, &device);
@@ -396,7 +369,7 @@ impl Llama {
         let mut x = self.embed(tokens);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| c.layer_mut(i));
-            x = layer.forward(x, &rope, mask.clone(), slot, packed.map(|p| &p.layers[i]))?;
+            x = layer.forward(x, &rope, mask.clone(), slot)?;
         }
         if let Some(cache) = cache {
             cache.advance(seq);
@@ -426,7 +399,7 @@ impl Llama {
         let mask = segment_mask(self.group(), layout, batch, seq, &device);
         let mut x = self.embed(tokens);
         for layer in &self.layers {
-            x = layer.forward(x, &rope, Some(mask.clone()), None, None)?;
+            x = layer.forward(x, &rope, Some(mask.clone()), None)?;
         }
         Ok(self.norm.forward(x))
     }
@@ -470,7 +443,7 @@ impl Llama {
 
     /// Full forward pass: logits for every position (training and scoring).
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Result<Tensor<3>> {
-        Ok(self.logits(self.hidden(tokens, None, None)?))
+        Ok(self.logits(self.hidden(tokens, None)?))
     }
 }
 
@@ -481,20 +454,15 @@ impl Block {
         x: Tensor<3>,
         rope: &Rope,
         mask: Option<Tensor<4, Bool>>,
-        cache: Option<&mut Option<(Tensor<4>, Tensor<4>)>>,
-        packed: Option<&PackedLayer>,
+        cache: Option<&mut LayerCache>,
     ) -> Result<Tensor<3>> {
-        let h = self.self_attn.forward(
-            self.input_layernorm.forward(x.clone()),
-            rope,
-            mask,
-            cache,
-            packed,
-        )?;
+        let h =
+            self.self_attn
+                .forward(self.input_layernorm.forward(x.clone()), rope, mask, cache)?;
         let x = x + h;
         let m = self
             .mlp
-            .forward(self.post_attention_layernorm.forward(x.clone()), packed)?;
+            .forward(self.post_attention_layernorm.forward(x.clone()));
         Ok(x + m)
     }
 }

@@ -1,9 +1,10 @@
-//! Q8_0 copies of a model's projection weights, used by the same forward pass
-//! for single-row decoding steps (see [`crate::qmatvec`]). Built from the burn
-//! parameters, so a fine-tuned model packs like a loaded one.
+//! What a decoding step reads, in host memory: Q8_0 copies of a model's
+//! projection weights (see [`crate::qmatvec`]) and f32 copies of its norm
+//! weights. Built from the burn parameters, so a fine-tuned model packs like a
+//! loaded one.
 
 use burn::module::Param;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use crate::error::Result;
 use crate::host::f32_values;
@@ -16,11 +17,15 @@ pub struct PackedLayer {
     pub o: Q8Matrix,
     pub gate_up: Q8Matrix,
     pub down: Q8Matrix,
+    pub input_norm: Vec<f32>,
+    pub post_attention_norm: Vec<f32>,
 }
 
 pub struct Packed {
     pub layers: Vec<PackedLayer>,
     pub head: Q8Matrix,
+    pub final_norm: Vec<f32>,
+    pub norm_eps: f64,
 }
 
 /// Quantises each part on its own (one f32 copy alive at a time), then stacks
@@ -66,21 +71,18 @@ impl Packed {
                 o,
                 gate_up,
                 down,
+                input_norm: f32_values(l.input_layernorm.weight.val())?,
+                post_attention_norm: f32_values(l.post_attention_layernorm.weight.val())?,
             });
         }
-        Ok(pack(&[model.head_weight()])?.map(|head| Self { layers, head }))
+        let Some(head) = pack(&[model.head_weight()])? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            layers,
+            head,
+            final_norm: f32_values(model.norm.weight.val())?,
+            norm_eps: model.norm.eps,
+        }))
     }
-}
-
-/// The values of a one-row activation `[1, 1, d]`.
-pub(crate) fn row(x: Tensor<3>) -> Result<Vec<f32>> {
-    f32_values(x)
-}
-
-/// `values[range]` as a `[1, 1, len]` tensor.
-pub(crate) fn tensor(values: &[f32], device: &Device) -> Tensor<3> {
-    Tensor::from_data(
-        TensorData::new(values.to_vec(), [1, 1, values.len()]),
-        device,
-    )
 }

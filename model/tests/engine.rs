@@ -613,16 +613,8 @@ fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
     let engine = tiny(dir.path());
     let model = engine.model();
     let packed = Packed::from_model(model).unwrap().unwrap();
-    let device = engine.device.clone();
     let run = |ids: &[u32], cache: &mut KvCache| {
-        let data: Vec<i64> = ids.iter().map(|&t| t as i64).collect();
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(data, [1, ids.len()]), &device);
-        let hidden = model.hidden(tokens, Some(cache), Some(&packed)).unwrap();
-        let [_, seq, d] = hidden.dims();
-        let last = hidden.slice([0..1, seq - 1..seq, 0..d]);
-        packed
-            .head
-            .matvec(&toolgrad_model::host::f32_values(last).unwrap())
+        model.decode(ids, &mut [cache], &packed).unwrap().remove(0)
     };
     let prompts = [byte_prompt(1, 5), byte_prompt(2, 31), byte_prompt(3, 12)];
     let mut singles: Vec<KvCache> = Vec::new();
@@ -642,7 +634,7 @@ fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
         .map(|(&t, cache)| run(&[t], cache))
         .collect();
     let mut caches: Vec<&mut KvCache> = batched.iter_mut().collect();
-    let got = model.decode_batch(&next, &mut caches, &packed).unwrap();
+    let got = model.decode(&next, &mut caches, &packed).unwrap();
     for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
         assert!(
             a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
@@ -654,7 +646,7 @@ fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
         assert_eq!(cache.len(), prompt.len() + 1);
     }
     let error = model
-        .decode_batch(
+        .decode(
             &next[..2],
             &mut batched.iter_mut().collect::<Vec<_>>(),
             &packed,
