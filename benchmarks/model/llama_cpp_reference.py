@@ -6,13 +6,30 @@ greedy: greedy completions of chat prompts, as JSON lines {"prompt", "text"}.
 bench:  prefill and decode speed, as one JSON object.
 
 Usage: python llama_cpp_reference.py logits|greedy|bench MODEL.gguf [args]
+
+LLAMA_NO_EXTRA_BUFTS=1 turns off llama.cpp's extra CPU buffer types (the AMX and
+repacked weight layouts). On a CPU that reports AMX but whose kernel has not granted it to
+the process, decoding with them crashes with a segmentation fault.
 """
 import json
+import os
 import statistics
 import sys
 import time
 
+import llama_cpp
+import llama_cpp.llama
 from llama_cpp import Llama
+
+if os.environ.get("LLAMA_NO_EXTRA_BUFTS") == "1":
+    _default_params = llama_cpp.llama_model_default_params
+
+    def _without_extra_bufts():
+        params = _default_params()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama.llama_cpp.llama_model_default_params = _without_extra_bufts
 
 
 def load(path, n_ctx=4096, logits_all=False):

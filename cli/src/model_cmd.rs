@@ -222,8 +222,9 @@ fn bench(args: BenchArgs) -> Result<()> {
     // Every run prefills the same prompt: reuse would time a cache lookup.
     engine.set_prefix_entries(0);
     let runs = args.runs.max(1);
+    let engine_q4_1 = engine.packed_q4_1_count();
     let mut result = serde_json::json!({
-        "engine": if args.f32 { "toolgrad (burn flex, f32 decode)" } else { "toolgrad (burn flex, Q8 decode)" },
+        "engine": if args.f32 { "toolgrad (burn flex, f32 decode)" } else { "toolgrad (burn flex, quantised decode)" },
         "threads": rayon::current_num_threads(),
     });
     for &n in &args.prompt_tokens {
@@ -283,6 +284,9 @@ fn bench(args: BenchArgs) -> Result<()> {
         }
         result[format!("decode_batch_{n}_tok_s")] =
             (tokens as f64 / start.elapsed().as_secs_f64()).into();
+    }
+    if let Some((q4_1, all)) = engine_q4_1 {
+        result["decode_q4_1_matrices"] = format!("{q4_1} of {all}").into();
     }
     if let Some(peak) = peak_rss_mib() {
         result["peak_rss_mib"] = peak.into();

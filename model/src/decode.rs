@@ -155,7 +155,10 @@ fn attend(queries: &[Vec<f32>], caches: &[(&[f32], &[f32])], shape: Heads) -> Ve
 }
 
 /// The `group` query heads that share KV head `g`: scores over every cached
-/// position, softmax, and the weighted sum of the values.
+/// position, softmax, and the weighted sum of the values. Each cached key and
+/// value row is read once for the whole group (the cache outgrows the caches
+/// of the CPU at long contexts); each head's arithmetic runs in the same order
+/// as it would alone.
 fn attend_group(
     queries: &[f32],
     keys: &[f32],
@@ -167,19 +170,29 @@ fn attend_group(
     let (dim, stride) = (shape.dim, shape.kv_heads * shape.dim);
     let positions = keys.len() / stride;
     let scale = 1.0 / (dim as f32).sqrt();
-    for (q, o) in queries.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-        let mut scores: Vec<f32> = (0..positions)
-            .map(|t| dot(q, &keys[t * stride + g * dim..][..dim]) * scale)
-            .collect();
+    // `weights[h * positions + t]`: head h's score, then attention weight, at t.
+    let mut weights = vec![0f32; queries.len() / dim * positions];
+    for t in 0..positions {
+        let key = &keys[t * stride + g * dim..][..dim];
+        for (h, q) in queries.chunks_exact(dim).enumerate() {
+            weights[h * positions + t] = dot(q, key) * scale;
+        }
+    }
+    for scores in weights.chunks_exact_mut(positions.max(1)) {
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut total = 0.0;
-        for s in &mut scores {
+        for s in scores.iter_mut() {
             *s = (*s - max).exp();
             total += *s;
         }
-        for (t, &w) in scores.iter().enumerate() {
-            let value = &values[t * stride + g * dim..][..dim];
-            let w = w / total;
+        for s in scores.iter_mut() {
+            *s /= total;
+        }
+    }
+    for t in 0..positions {
+        let value = &values[t * stride + g * dim..][..dim];
+        for (h, o) in out.chunks_exact_mut(dim).enumerate() {
+            let w = weights[h * positions + t];
             for (o, v) in o.iter_mut().zip(value) {
                 *o += w * v;
             }

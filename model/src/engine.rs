@@ -197,9 +197,14 @@ impl Engine {
         self.prefixes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether single-token steps run on Q8 copies of the weights.
+    /// Whether single-token steps run on quantised copies of the weights.
     pub fn is_packed(&self) -> bool {
         self.packed.is_some()
+    }
+
+    /// (matrices decoded from exact Q4_1 copies, all matrices), when packed.
+    pub fn packed_q4_1_count(&self) -> Option<(usize, usize)> {
+        self.packed.as_ref().map(|p| p.q4_1_count())
     }
 
     /// Decodes with the f32 weights only (for reference comparisons).

@@ -1,6 +1,6 @@
-//! What a decoding step reads, in host memory: Q8_0 copies of a model's
-//! projection weights (see [`crate::qmatvec`]) and f32 copies of its norm
-//! weights. Built from the burn parameters, so a fine-tuned model packs like a
+//! What a decoding step reads, in host memory: quantised copies of a model's
+//! projection weights (exact Q4_1 where the weights allow it, Q8_0 otherwise;
+//! see [`crate::qmatvec`]) and f32 copies of its norm weights. Built from the burn parameters, so a fine-tuned model packs like a
 //! loaded one.
 
 use burn::module::Param;
@@ -9,37 +9,54 @@ use burn::tensor::Tensor;
 use crate::error::Result;
 use crate::host::f32_values;
 use crate::llama::{Linear, Llama};
-use crate::qmatvec::Q8Matrix;
+use crate::qmatvec::QMatrix;
 
 /// Packed weights of one block: Q, K and V stacked, gate and up stacked.
 pub struct PackedLayer {
-    pub qkv: Q8Matrix,
-    pub o: Q8Matrix,
-    pub gate_up: Q8Matrix,
-    pub down: Q8Matrix,
+    pub qkv: QMatrix,
+    pub o: QMatrix,
+    pub gate_up: QMatrix,
+    pub down: QMatrix,
     pub input_norm: Vec<f32>,
     pub post_attention_norm: Vec<f32>,
 }
 
 pub struct Packed {
     pub layers: Vec<PackedLayer>,
-    pub head: Q8Matrix,
+    pub head: QMatrix,
     pub final_norm: Vec<f32>,
     pub norm_eps: f64,
 }
 
 /// Quantises each part on its own (one f32 copy alive at a time), then stacks
-/// rows; `None` when a width does not suit the Q8 layout.
-fn pack(parts: &[&Param<Tensor<2>>]) -> Result<Option<Q8Matrix>> {
-    let mut quantised = Vec::with_capacity(parts.len());
-    for part in parts {
-        let [rows, cols] = part.dims();
-        match Q8Matrix::from_f32(&f32_values(part.val())?, rows, cols) {
-            Some(q) => quantised.push(q),
-            None => return Ok(None),
+/// rows; `None` when a width does not suit the block layout. Parts on a Q4_1
+/// grid stay Q4_1 only when all of them are, so the rows stack.
+fn pack(parts: &[&Param<Tensor<2>>]) -> Result<Option<QMatrix>> {
+    let quantise = |force_q8: bool| -> Result<Option<Vec<QMatrix>>> {
+        let mut quantised = Vec::with_capacity(parts.len());
+        for part in parts {
+            let [rows, cols] = part.dims();
+            let w = f32_values(part.val())?;
+            let q = if force_q8 {
+                QMatrix::q8_from_f32(&w, rows, cols)
+            } else {
+                QMatrix::from_f32(&w, rows, cols)
+            };
+            match q {
+                Some(q) => quantised.push(q),
+                None => return Ok(None),
+            }
         }
+        Ok(Some(quantised))
+    };
+    let Some(quantised) = quantise(false)? else {
+        return Ok(None);
+    };
+    let q4_1 = quantised.iter().filter(|q| q.is_q4_1()).count();
+    if q4_1 == 0 || q4_1 == quantised.len() {
+        return Ok(QMatrix::stack(quantised));
     }
-    Ok(Q8Matrix::stack(quantised))
+    Ok(quantise(true)?.and_then(QMatrix::stack))
 }
 
 fn weights<'a>(linears: &[&'a Linear]) -> Vec<&'a Param<Tensor<2>>> {
@@ -84,5 +101,16 @@ impl Packed {
             final_norm: f32_values(model.norm.weight.val())?,
             norm_eps: model.norm.eps,
         }))
+    }
+
+    /// (matrices held as exact Q4_1, all matrices).
+    pub fn q4_1_count(&self) -> (usize, usize) {
+        let all: Vec<&QMatrix> = self
+            .layers
+            .iter()
+            .flat_map(|l| [&l.qkv, &l.o, &l.gate_up, &l.down])
+            .chain([&self.head])
+            .collect();
+        (all.iter().filter(|q| q.is_q4_1()).count(), all.len())
     }
 }

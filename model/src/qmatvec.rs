@@ -1,10 +1,18 @@
-//! A Q8_0 matrix-vector kernel for decoding steps (one row, or one row per
-//! sequence of a batch): weights held as
-//! 8-bit blocks of 32 with one f32 scale, the activation quantised the same way,
-//! integer dot products (AVX2 when the CPU has it), rows split across threads.
-//! Decoding reads every weight once per token, so a quarter of the f32 bytes
-//! is what makes it fast; prefill and training keep the f32 burn matmul.
+//! Quantised matrix-vector kernels for decoding steps (one row, or one row per
+//! sequence of a batch). Decoding reads every weight once per token, so the
+//! bytes per weight set its speed; prefill and training keep the f32 burn
+//! matmul. Two weight layouts, in blocks of 32 along a row:
+//! - **Q4_1** (4-bit codes, an f32 scale and minimum per block: 0.75 byte per
+//!   weight), used only when the f32 weights lie exactly on a Q4_1 grid, as the
+//!   weights of a Q4_1 GGUF do, so it loses nothing;
+//! - **Q8_0** (8-bit codes and an f32 scale: 1.125 bytes per weight)
+//!   otherwise, e.g. for a fine-tuned or merged model.
+//!
+//! The activation is quantised to Q8_0 blocks (with each block's sum, for the
+//! Q4_1 minimum), the dot products are integer (AVX2 when the CPU has it), and
+//! rows are split across threads.
 
+use half::f16;
 use rayon::prelude::*;
 
 const BLOCK: usize = 32;
@@ -12,16 +20,56 @@ const BLOCK: usize = 32;
 /// Rows per parallel task: large enough to amortise scheduling.
 const ROWS_PER_TASK: usize = 64;
 
-/// A row-major matrix in Q8_0 blocks.
-pub struct Q8Matrix {
+/// A row-major matrix in quantised blocks.
+pub struct QMatrix {
     rows: usize,
     cols: usize,
-    quants: Vec<i8>,
-    scales: Vec<f32>,
+    layout: Layout,
 }
 
-/// Quantises one row of `BLOCK`-multiple length into `quants` / `scales`.
-fn quantize_into(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
+enum Layout {
+    Q8 {
+        quants: Vec<i8>,
+        scales: Vec<f32>,
+    },
+    /// Block `b` of a row holds 16 bytes: byte `j` carries value `j` in its
+    /// low nibble and value `j + 16` in its high nibble (ggml's order);
+    /// value = code · scale + min.
+    Q4_1 {
+        nibbles: Vec<u8>,
+        scales: Vec<f32>,
+        mins: Vec<f32>,
+    },
+}
+
+/// One activation row in Q8_0 blocks, with each block's `scale · Σ codes`.
+struct Activation {
+    quants: Vec<i8>,
+    scales: Vec<f32>,
+    sums: Vec<f32>,
+}
+
+impl Activation {
+    fn new(x: &[f32]) -> Self {
+        let blocks = x.len() / BLOCK;
+        let mut quants = vec![0i8; x.len()];
+        let mut scales = vec![0f32; blocks];
+        quantize_q8(x, &mut quants, &mut scales);
+        let sums = quants
+            .chunks_exact(BLOCK)
+            .zip(&scales)
+            .map(|(q, d)| q.iter().map(|&v| v as i32).sum::<i32>() as f32 * d)
+            .collect();
+        Self {
+            quants,
+            scales,
+            sums,
+        }
+    }
+}
+
+/// Quantises one row of `BLOCK`-multiple length into Q8_0 `quants` / `scales`.
+fn quantize_q8(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     for ((block, q), d) in x
         .chunks_exact(BLOCK)
         .zip(quants.chunks_exact_mut(BLOCK))
@@ -36,43 +84,135 @@ fn quantize_into(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     }
 }
 
-impl Q8Matrix {
-    /// `None` when `cols` is not a multiple of the block size.
+/// The Q4_1 codes of one block, packed into `nibbles`, and its (scale, min),
+/// if every value is exactly `code · scale + min` (as the dequantiser computes
+/// it); `None` otherwise.
+fn q4_1_block(x: &[f32], nibbles: &mut [u8]) -> Option<(f32, f32)> {
+    let (lo, hi) = x
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let step = (hi - lo) / 15.0;
+    // A Q4_1 file stores the scale as f16; try that first, then the exact step.
+    for d in [f16::from_f32(step).to_f32(), step] {
+        let mut codes = [0u8; BLOCK];
+        let exact = x.iter().zip(&mut codes).all(|(&v, c)| {
+            let code = if d > 0.0 { ((v - lo) / d).round() } else { 0.0 };
+            *c = code as u8;
+            (0.0..=15.0).contains(&code) && code * d + lo == v
+        });
+        if exact {
+            for (j, byte) in nibbles.iter_mut().enumerate() {
+                *byte = codes[j] | (codes[j + BLOCK / 2] << 4);
+            }
+            return Some((d, lo));
+        }
+    }
+    None
+}
+
+impl QMatrix {
+    /// Q4_1 when it represents `w` exactly, Q8_0 otherwise; `None` when `cols`
+    /// is not a multiple of the block size.
     pub fn from_f32(w: &[f32], rows: usize, cols: usize) -> Option<Self> {
         if !cols.is_multiple_of(BLOCK) || w.len() != rows * cols {
             return None;
         }
+        Some(Self::q4_1_exact(w, rows, cols).unwrap_or_else(|| Self::q8(w, rows, cols)))
+    }
+
+    /// Q8_0 whatever the weights; `None` as for [`Self::from_f32`].
+    pub fn q8_from_f32(w: &[f32], rows: usize, cols: usize) -> Option<Self> {
+        if !cols.is_multiple_of(BLOCK) || w.len() != rows * cols {
+            return None;
+        }
+        Some(Self::q8(w, rows, cols))
+    }
+
+    fn q4_1_exact(w: &[f32], rows: usize, cols: usize) -> Option<Self> {
+        let blocks = rows * cols / BLOCK;
+        let mut nibbles = vec![0u8; rows * cols / 2];
+        let mut scales = vec![0f32; blocks];
+        let mut mins = vec![0f32; blocks];
+        nibbles
+            .par_chunks_mut(BLOCK / 2)
+            .zip(scales.par_iter_mut().zip(mins.par_iter_mut()))
+            .zip(w.par_chunks(BLOCK))
+            .try_for_each(|((n, (d, m)), x)| {
+                (*d, *m) = q4_1_block(x, n)?;
+                Some(())
+            })?;
+        Some(Self {
+            rows,
+            cols,
+            layout: Layout::Q4_1 {
+                nibbles,
+                scales,
+                mins,
+            },
+        })
+    }
+
+    fn q8(w: &[f32], rows: usize, cols: usize) -> Self {
         let mut quants = vec![0i8; rows * cols];
         let mut scales = vec![0f32; rows * cols / BLOCK];
         quants
             .par_chunks_mut(cols)
             .zip(scales.par_chunks_mut(cols / BLOCK))
             .zip(w.par_chunks(cols))
-            .for_each(|((q, d), row)| quantize_into(row, q, d));
-        Some(Self {
+            .for_each(|((q, d), row)| quantize_q8(row, q, d));
+        Self {
             rows,
             cols,
-            quants,
-            scales,
-        })
+            layout: Layout::Q8 { quants, scales },
+        }
     }
 
-    /// The rows of `parts` one after another; `None` if their widths differ.
-    pub fn stack(parts: Vec<Q8Matrix>) -> Option<Self> {
-        let cols = parts.first()?.cols;
-        let mut out = Self {
-            rows: 0,
-            cols,
-            quants: Vec::new(),
-            scales: Vec::new(),
-        };
+    /// Whether the weights are held as Q4_1 (exact) rather than Q8_0.
+    pub fn is_q4_1(&self) -> bool {
+        matches!(self.layout, Layout::Q4_1 { .. })
+    }
+
+    /// The rows of `parts` one after another; `None` if their widths or
+    /// layouts differ.
+    pub fn stack(parts: Vec<QMatrix>) -> Option<Self> {
+        let mut parts = parts.into_iter();
+        let mut out = parts.next()?;
         for p in parts {
-            if p.cols != cols {
+            if p.cols != out.cols {
                 return None;
             }
+            match (&mut out.layout, p.layout) {
+                (
+                    Layout::Q8 { quants, scales },
+                    Layout::Q8 {
+                        quants: q,
+                        scales: d,
+                    },
+                ) => {
+                    quants.extend(q);
+                    scales.extend(d);
+                }
+                (
+                    Layout::Q4_1 {
+                        nibbles,
+                        scales,
+                        mins,
+                    },
+                    Layout::Q4_1 {
+                        nibbles: n,
+                        scales: d,
+                        mins: m,
+                    },
+                ) => {
+                    nibbles.extend(n);
+                    scales.extend(d);
+                    mins.extend(m);
+                }
+                _ => return None,
+            }
             out.rows += p.rows;
-            out.quants.extend(p.quants);
-            out.scales.extend(p.scales);
         }
         Some(out)
     }
@@ -86,21 +226,18 @@ impl Q8Matrix {
     /// several sequences). Each weight row is read once for all of them, and
     /// every output is the same dot product [`Self::matvec`] computes, bit for bit.
     pub fn matmul(&self, xs: &[&[f32]]) -> Vec<Vec<f32>> {
-        let blocks = self.cols / BLOCK;
-        let quantised: Vec<(Vec<i8>, Vec<f32>)> = xs
+        let activations: Vec<Activation> = xs
             .iter()
             .map(|x| {
                 assert_eq!(x.len(), self.cols, "activation length");
-                let mut xq = vec![0i8; self.cols];
-                let mut xd = vec![0f32; blocks];
-                quantize_into(x, &mut xq, &mut xd);
-                (xq, xd)
+                Activation::new(x)
             })
             .collect();
         let n = xs.len();
         if n == 0 {
             return Vec::new();
         }
+        let blocks = self.cols / BLOCK;
         // Row-major `[row][sequence]`, so each task writes one contiguous chunk.
         let mut out = vec![0f32; self.rows * n];
         out.par_chunks_mut(ROWS_PER_TASK * n)
@@ -108,10 +245,23 @@ impl Q8Matrix {
             .for_each(|(task, chunk)| {
                 for (i, outs) in chunk.chunks_exact_mut(n).enumerate() {
                     let r = task * ROWS_PER_TASK + i;
-                    let wq = &self.quants[r * self.cols..(r + 1) * self.cols];
-                    let wd = &self.scales[r * blocks..(r + 1) * blocks];
-                    for (o, (xq, xd)) in outs.iter_mut().zip(&quantised) {
-                        *o = dot(wq, wd, xq, xd);
+                    let bs = r * blocks..(r + 1) * blocks;
+                    match &self.layout {
+                        Layout::Q8 { quants, scales } => {
+                            let wq = &quants[r * self.cols..(r + 1) * self.cols];
+                            for (o, a) in outs.iter_mut().zip(&activations) {
+                                *o = dot_q8(wq, &scales[bs.clone()], &a.quants, &a.scales);
+                            }
+                        }
+                        Layout::Q4_1 {
+                            nibbles,
+                            scales,
+                            mins,
+                        } => {
+                            let wq = &nibbles[r * self.cols / 2..(r + 1) * self.cols / 2];
+                            let (wd, wm) = (&scales[bs.clone()], &mins[bs]);
+                            dot_q4_1_rows(wq, wd, wm, &activations, outs);
+                        }
                     }
                 }
             });
@@ -121,19 +271,67 @@ impl Q8Matrix {
     }
 }
 
-fn dot(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA (checked above); slices hold
-            // whole blocks of 32 bytes, as the constructor guarantees.
-            return unsafe { dot_avx2(wq, wd, xq, xd) };
-        }
-    }
-    dot_scalar(wq, wd, xq, xd)
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
-fn dot_scalar(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
+/// AVX-512 VNNI on 256-bit vectors, for Q4_1: one `vpdpbusd` per block
+/// instead of `vpmaddubsw` + `vpmaddwd`. (For Q8_0 it measured no faster than
+/// AVX2: the sign trick that makes the left operand unsigned stays.)
+#[cfg(target_arch = "x86_64")]
+fn has_vnni() -> bool {
+    has_avx2()
+        && std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512vnni")
+}
+
+fn dot_q8(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: the CPU has the features each kernel enables (checked
+        // here); slices hold whole blocks of 32 bytes, as the constructor
+        // guarantees.
+        if has_avx2() {
+            return unsafe { dot_q8_avx2(wq, wd, xq, xd) };
+        }
+    }
+    dot_q8_scalar(wq, wd, xq, xd)
+}
+
+fn dot_q4_1(wq: &[u8], wd: &[f32], wm: &[f32], x: &Activation) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as in `dot_q8`; a row holds 16 nibble bytes per block.
+        if has_vnni() {
+            return unsafe { dot_q4_1_vnni(wq, wd, wm, [x]) }[0];
+        }
+        if has_avx2() {
+            return unsafe { dot_q4_1_avx2(wq, wd, wm, x) };
+        }
+    }
+    dot_q4_1_scalar(wq, wd, wm, x)
+}
+
+/// [`dot_q4_1`] of one row against each activation, four at a time where
+/// the CPU has VNNI.
+fn dot_q4_1_rows(wq: &[u8], wd: &[f32], wm: &[f32], xs: &[Activation], out: &mut [f32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if has_vnni() {
+        for (o, x) in out.chunks_exact_mut(4).zip(xs.chunks_exact(4)) {
+            // SAFETY: as in `dot_q4_1`.
+            o.copy_from_slice(&unsafe { dot_q4_1_vnni(wq, wd, wm, [&x[0], &x[1], &x[2], &x[3]]) });
+            done += 4;
+        }
+    }
+    for (o, x) in out[done..].iter_mut().zip(&xs[done..]) {
+        *o = dot_q4_1(wq, wd, wm, x);
+    }
+}
+
+fn dot_q8_scalar(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
     wq.chunks_exact(BLOCK)
         .zip(xq.chunks_exact(BLOCK))
         .zip(wd.iter().zip(xd))
@@ -144,9 +342,36 @@ fn dot_scalar(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
         .sum()
 }
 
+fn dot_q4_1_scalar(wq: &[u8], wd: &[f32], wm: &[f32], x: &Activation) -> f32 {
+    wq.chunks_exact(BLOCK / 2)
+        .zip(x.quants.chunks_exact(BLOCK))
+        .enumerate()
+        .map(|(b, (w, xq))| {
+            let s: i32 = w
+                .iter()
+                .enumerate()
+                .map(|(j, &byte)| {
+                    (byte & 0x0F) as i32 * xq[j] as i32 + (byte >> 4) as i32 * xq[j + 16] as i32
+                })
+                .sum();
+            s as f32 * wd[b] * x.scales[b] + wm[b] * x.sums[b]
+        })
+        .sum()
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
+unsafe fn hsum(acc: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let sum = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    let sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    let sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+    _mm_cvtss_f32(sum)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_q8_avx2(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let mut acc = _mm256_setzero_ps();
     let ones = _mm256_set1_epi16(1);
@@ -161,28 +386,132 @@ unsafe fn dot_avx2(wq: &[i8], wd: &[f32], xq: &[i8], xd: &[f32]) -> f32 {
         let scale = _mm256_set1_ps(wd[b] * xd[b]);
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), scale, acc);
     }
-    let hi = _mm256_extractf128_ps(acc, 1);
-    let lo = _mm256_castps256_ps128(acc);
-    let sum = _mm_add_ps(hi, lo);
-    let sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    let sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-    _mm_cvtss_f32(sum)
+    hsum(acc)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_q4_1_avx2(wq: &[u8], wd: &[f32], wm: &[f32], x: &Activation) -> f32 {
+    use std::arch::x86_64::*;
+    let mut acc = _mm256_setzero_ps();
+    let ones = _mm256_set1_epi16(1);
+    for (b, (dw, dx)) in wd.iter().zip(&x.scales).enumerate() {
+        let xq = _mm256_loadu_si256(x.quants.as_ptr().add(b * BLOCK) as *const __m256i);
+        // Codes 0..15 are unsigned, as maddubs wants its left operand.
+        let pairs = _mm256_maddubs_epi16(q4_1_codes(wq, b), xq);
+        let quads = _mm256_madd_epi16(pairs, ones);
+        let scale = _mm256_set1_ps(dw * dx);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(quads), scale, acc);
+    }
+    hsum(acc) + dot_f32(wm, &x.sums)
+}
+
+/// The 32 codes of Q4_1 block `b`: low nibbles first, as ggml orders them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn q4_1_codes(wq: &[u8], b: usize) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let bytes = _mm_loadu_si128(wq.as_ptr().add(b * BLOCK / 2) as *const __m128i);
+    let low = _mm_set1_epi8(0x0F);
+    _mm256_set_m128i(
+        _mm_and_si128(_mm_srli_epi16(bytes, 4), low),
+        _mm_and_si128(bytes, low),
+    )
+}
+
+/// `Σ a[i] · b[i]` over two short f32 rows (a row's block scales).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let mut acc = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 8 <= n {
+        let (va, vb) = (
+            _mm256_loadu_ps(a.as_ptr().add(i)),
+            _mm256_loadu_ps(b.as_ptr().add(i)),
+        );
+        acc = _mm256_fmadd_ps(va, vb, acc);
+        i += 8;
+    }
+    let tail: f32 = a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum();
+    hsum(acc) + tail
+}
+
+/// Q4_1 row `wq` against `N` activations at once: each block's codes are
+/// unpacked once for all of them. Every output is computed by the same
+/// arithmetic whatever `N` is, so a batched step equals single steps to the bit.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+unsafe fn dot_q4_1_vnni<const N: usize>(
+    wq: &[u8],
+    wd: &[f32],
+    wm: &[f32],
+    xs: [&Activation; N],
+) -> [f32; N] {
+    use std::arch::x86_64::*;
+    // Two accumulators per activation (even and odd blocks), so consecutive
+    // blocks do not wait on each other.
+    let mut even = [_mm256_setzero_ps(); N];
+    let mut odd = [_mm256_setzero_ps(); N];
+    let step = |b: usize, acc: &mut [__m256; N]| {
+        let codes = q4_1_codes(wq, b);
+        for (acc, x) in acc.iter_mut().zip(xs) {
+            let xq = _mm256_loadu_si256(x.quants.as_ptr().add(b * BLOCK) as *const __m256i);
+            let sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), codes, xq);
+            let scale = _mm256_set1_ps(wd[b] * x.scales[b]);
+            *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, *acc);
+        }
+    };
+    let mut b = 0;
+    while b + 2 <= wd.len() {
+        step(b, &mut even);
+        step(b + 1, &mut odd);
+        b += 2;
+    }
+    if b < wd.len() {
+        step(b, &mut even);
+    }
+    let mut out = [0f32; N];
+    for (i, (o, x)) in out.iter_mut().zip(xs).enumerate() {
+        *o = hsum(_mm256_add_ps(even[i], odd[i])) + dot_f32(wm, &x.sums);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Values on a Q4_1 grid, as a Q4_1 GGUF dequantises to.
+    fn q4_1_grid(rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols / BLOCK)
+            .flat_map(|b| {
+                let d = f16::from_f32(0.01 + (b % 7) as f32 * 0.003).to_f32();
+                let m = f16::from_f32(-0.05 * (b % 5) as f32).to_f32();
+                // Each half of the block holds every code, the halves in
+                // different orders (so swapped nibbles would show).
+                (0..BLOCK).map(move |j| ((b * 7 + j * 11 + j / 16 * 5) % 16) as f32 * d + m)
+            })
+            .collect()
+    }
+
+    fn activation(cols: usize, seed: usize) -> Vec<f32> {
+        (0..cols)
+            .map(|i| ((i * (17 + seed) % 23) as f32 - 11.0) / 7.0)
+            .collect()
+    }
+
     #[test]
-    fn matvec_matches_f32_within_quantisation_error() {
+    fn q8_matvec_matches_f32_within_quantisation_error() {
         let (rows, cols) = (70, 96);
         let w: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 31 % 97) as f32 - 48.0) / 48.0)
             .collect();
-        let x: Vec<f32> = (0..cols)
-            .map(|i| ((i * 17 % 23) as f32 - 11.0) / 7.0)
-            .collect();
-        let m = Q8Matrix::from_f32(&w, rows, cols).unwrap();
+        let x = activation(cols, 0);
+        let m = QMatrix::from_f32(&w, rows, cols).unwrap();
+        assert!(!m.is_q4_1(), "these weights are off any Q4_1 grid");
         let y = m.matvec(&x);
         for r in 0..rows {
             let row = &w[r * cols..(r + 1) * cols];
@@ -200,44 +529,109 @@ mod tests {
                 y[r]
             );
         }
-        // The SIMD and scalar dot products agree exactly on the same blocks.
-        let mut xq = vec![0i8; cols];
-        let mut xd = vec![0f32; cols / BLOCK];
-        quantize_into(&x, &mut xq, &mut xd);
-        let scalar = dot_scalar(&m.quants[..cols], &m.scales[..3], &xq, &xd);
-        assert!((dot(&m.quants[..cols], &m.scales[..3], &xq, &xd) - scalar).abs() < 1e-4);
+        // The SIMD and scalar dot products agree on the same blocks.
+        let a = Activation::new(&x);
+        let Layout::Q8 { quants, scales } = &m.layout else {
+            unreachable!()
+        };
+        let (wq, wd) = (&quants[..cols], &scales[..3]);
+        let scalar = dot_q8_scalar(wq, wd, &a.quants, &a.scales);
+        assert!((dot_q8(wq, wd, &a.quants, &a.scales) - scalar).abs() < 1e-4);
+    }
+
+    #[test]
+    fn weights_on_a_q4_1_grid_are_held_exactly_as_q4_1() {
+        let (rows, cols) = (70, 96);
+        let w = q4_1_grid(rows, cols);
+        let m = QMatrix::from_f32(&w, rows, cols).unwrap();
+        assert!(m.is_q4_1());
+        let Layout::Q4_1 {
+            nibbles,
+            scales,
+            mins,
+        } = &m.layout
+        else {
+            unreachable!()
+        };
+        // Decoding the layout gives back every weight, to the bit.
+        for (b, block) in w.chunks_exact(BLOCK).enumerate() {
+            for (j, &v) in block.iter().enumerate() {
+                let byte = nibbles[b * 16 + j % 16];
+                let code = if j < 16 { byte & 0x0F } else { byte >> 4 };
+                assert_eq!((code as f32 * scales[b] + mins[b]).to_bits(), v.to_bits());
+            }
+        }
+        // Only the activation is quantised: the error bound is its half step.
+        let x = activation(cols, 1);
+        let y = m.matvec(&x);
+        for r in 0..rows {
+            let row = &w[r * cols..(r + 1) * cols];
+            let exact: f32 = row.iter().zip(&x).map(|(a, b)| a * b).sum();
+            let bound: f32 = row.iter().map(|a| a.abs() * 11.0 / 7.0 / 254.0).sum();
+            assert!((y[r] - exact).abs() <= bound + 1e-4, "row {r}");
+        }
+        let a = Activation::new(&x);
+        let row = (&nibbles[..cols / 2], &scales[..3], &mins[..3]);
+        // Every kernel this CPU can run agrees with the scalar one.
+        let scalar = dot_q4_1_scalar(row.0, row.1, row.2, &a);
+        assert!((dot_q4_1(row.0, row.1, row.2, &a) - scalar).abs() < 1e-4);
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2 and FMA; the row holds whole blocks.
+            let avx2 = unsafe { dot_q4_1_avx2(row.0, row.1, row.2, &a) };
+            assert!((avx2 - scalar).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn one_weight_off_the_grid_keeps_the_matrix_q8() {
+        let (rows, cols) = (4, 64);
+        let mut w = q4_1_grid(rows, cols);
+        w[77] += 1e-3;
+        assert!(!QMatrix::from_f32(&w, rows, cols).unwrap().is_q4_1());
+        w[77] = f32::NAN;
+        assert!(!QMatrix::from_f32(&w, rows, cols).unwrap().is_q4_1());
     }
 
     #[test]
     fn matmul_rows_equal_matvec_to_the_bit() {
         let (rows, cols) = (130, 64);
-        let w: Vec<f32> = (0..rows * cols)
+        let off_grid: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
             .collect();
-        let m = Q8Matrix::from_f32(&w, rows, cols).unwrap();
-        let xs: Vec<Vec<f32>> = (0..3)
-            .map(|s| {
-                (0..cols)
-                    .map(|i| ((i * (5 + s) % 29) as f32 - 14.0) / 9.0)
-                    .collect()
-            })
-            .collect();
-        let refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
-        let batched = m.matmul(&refs);
-        assert_eq!(batched.len(), 3);
-        for (x, y) in xs.iter().zip(&batched) {
-            let single = m.matvec(x);
-            assert_eq!(y.len(), rows);
-            assert!(single
-                .iter()
-                .zip(y)
-                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        for w in [off_grid, q4_1_grid(rows, cols)] {
+            let m = QMatrix::from_f32(&w, rows, cols).unwrap();
+            let xs: Vec<Vec<f32>> = (0..3).map(|s| activation(cols, s)).collect();
+            let refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
+            let batched = m.matmul(&refs);
+            assert_eq!(batched.len(), 3);
+            for (x, y) in xs.iter().zip(&batched) {
+                let single = m.matvec(x);
+                assert_eq!(y.len(), rows);
+                assert!(single
+                    .iter()
+                    .zip(y)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()));
+            }
+            assert!(m.matmul(&[]).is_empty());
         }
-        assert!(m.matmul(&[]).is_empty());
+    }
+
+    #[test]
+    fn stacking_keeps_a_layout_and_refuses_a_mix() {
+        let q4 = || QMatrix::from_f32(&q4_1_grid(2, 64), 2, 64).unwrap();
+        let off_grid: Vec<f32> = (0..128)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let q8 = || QMatrix::from_f32(&off_grid, 2, 64).unwrap();
+        let both = QMatrix::stack(vec![q4(), q4()]).unwrap();
+        assert!(both.is_q4_1());
+        assert_eq!(both.matvec(&activation(64, 2)).len(), 4);
+        assert!(QMatrix::stack(vec![q4(), q8()]).is_none());
     }
 
     #[test]
     fn odd_widths_are_refused() {
-        assert!(Q8Matrix::from_f32(&[0.0; 40], 2, 20).is_none());
+        assert!(QMatrix::from_f32(&[0.0; 40], 2, 20).is_none());
     }
 }

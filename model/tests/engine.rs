@@ -119,19 +119,23 @@ fn incremental_decoding_matches_the_full_forward_pass() {
 }
 
 #[test]
-fn q8_decoding_stays_close_to_f32() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut engine = tiny(dir.path());
-    assert!(engine.is_packed(), "64-wide weights are packed");
-    let ids = engine.tokenizer.encode("in the").unwrap();
-    let packed = engine.next_logits(&ids[..1]).unwrap();
-    engine.use_f32_decoding();
-    let exact = engine.next_logits(&ids[..1]).unwrap();
-    assert!(
-        max_diff(&packed, &exact) < 0.15,
-        "{}",
-        max_diff(&packed, &exact)
-    );
+fn quantised_decoding_stays_close_to_f32() {
+    // Q4_1 weights are held exactly: only the activation is quantised.
+    for (kind, bound) in [(GgmlType::Q8_0, 0.15), (GgmlType::Q4_1, 0.15)] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SyntheticSpec {
+            kind,
+            ..SyntheticSpec::default()
+        };
+        let mut engine = Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap();
+        assert!(engine.is_packed(), "64-wide weights are packed");
+        let ids = engine.tokenizer.encode("in the").unwrap();
+        let packed = engine.next_logits(&ids[..1]).unwrap();
+        engine.use_f32_decoding();
+        let exact = engine.next_logits(&ids[..1]).unwrap();
+        let diff = max_diff(&packed, &exact);
+        assert!(diff < bound, "{kind:?}: {diff}");
+    }
 }
 
 #[test]
@@ -603,16 +607,35 @@ fn batched_requests_get_the_answers_of_the_engine_alone() {
 }
 
 /// The batched step itself: every sequence's logits equal those of its own
-/// single-sequence step, bit for bit, and every cache grows by one position.
+/// single-sequence step, bit for bit, and every cache grows by one position;
+/// with Q8_0 weights and with Q4_1 weights (held exactly as Q4_1, the
+/// embedding and so the head as Q8_0).
 #[test]
 fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
+    for kind in [GgmlType::Q8_0, GgmlType::Q4_1] {
+        batched_step_equals_single_steps(kind);
+    }
+}
+
+fn batched_step_equals_single_steps(kind: GgmlType) {
     use toolgrad_model::cache::KvCache;
     use toolgrad_model::packed::Packed;
 
     let dir = tempfile::tempdir().unwrap();
-    let engine = tiny(dir.path());
+    let spec = SyntheticSpec {
+        kind,
+        ..SyntheticSpec::default()
+    };
+    let engine = Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap();
     let model = engine.model();
     let packed = Packed::from_model(model).unwrap().unwrap();
+    let projections = 4 * model.layers.len();
+    let q4_1 = if kind == GgmlType::Q4_1 {
+        projections
+    } else {
+        0
+    };
+    assert_eq!(packed.q4_1_count(), (q4_1, projections + 1), "{kind:?}");
     let run = |ids: &[u32], cache: &mut KvCache| {
         model.decode(ids, &mut [cache], &packed).unwrap().remove(0)
     };
