@@ -45,7 +45,8 @@ if [ "${LLAMA:-0}" = 1 ]; then
   venv="$(bash benchmarks/model/reference_venv.sh)"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "llama-cpp-python[server]==0.3.36" >&2
   port=8091
-  "$venv/bin/python" -m llama_cpp.server --model "$model" --port "$port" --n_ctx 8192 \
+  # Through the reference script, so that LLAMA_NO_EXTRA_BUFTS=1 applies to the server.
+  "$venv/bin/python" benchmarks/model/llama_cpp_reference.py server "$model" --port "$port" --n_ctx 8192 \
     --n_threads "$(nproc)" > "$work/llama-server.log" 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT

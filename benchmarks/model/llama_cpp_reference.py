@@ -4,8 +4,10 @@ logits: next-token logits after each prompt of a JSON list file (raw text, speci
         printed as one JSON object per line: {"prompt", "tokens", "logits"}.
 greedy: greedy completions of chat prompts, as JSON lines {"prompt", "text"}.
 bench:  prefill and decode speed, as one JSON object.
+server: llama-cpp-python's OpenAI-compatible server on MODEL (`python -m llama_cpp.server
+        --model MODEL [args]`, in this process so that the switch below applies).
 
-Usage: python llama_cpp_reference.py logits|greedy|bench MODEL.gguf [args]
+Usage: python llama_cpp_reference.py logits|greedy|bench|server MODEL.gguf [args]
 
 LLAMA_NO_EXTRA_BUFTS=1 turns off llama.cpp's extra CPU buffer types (the AMX and
 repacked weight layouts). On a CPU that reports AMX but whose kernel has not granted it to
@@ -89,5 +91,10 @@ if __name__ == "__main__":
         greedy(model, sys.argv[3], json.loads(sys.argv[4]))
     elif mode == "bench":
         bench(model, [int(x) for x in sys.argv[3].split(",")], int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "server":
+        import runpy
+
+        sys.argv = ["llama_cpp.server", "--model", model, *sys.argv[3:]]
+        runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
     else:
         sys.exit(f"unknown mode {mode}")
