@@ -10,8 +10,8 @@ server: llama-cpp-python's OpenAI-compatible server on MODEL (`python -m llama_c
 Usage: python llama_cpp_reference.py logits|greedy|bench|server MODEL.gguf [args]
 
 LLAMA_NO_EXTRA_BUFTS=1 turns off llama.cpp's extra CPU buffer types (the AMX and
-repacked weight layouts). On a CPU that reports AMX but whose kernel has not granted it to
-the process, decoding with them crashes with a segmentation fault.
+repacked weight layouts). With them, decoding crashed with a segmentation fault on the
+project's CPU machine (AMX_INT8 = 1); the cause was not investigated.
 """
 import json
 import os
