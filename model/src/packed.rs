@@ -1,7 +1,7 @@
 //! What a decoding step reads, in host memory: quantised copies of a model's
 //! projection weights (exact Q4_1 where the weights allow it, Q8_0 otherwise;
-//! see [`crate::qmatvec`]) and f32 copies of its norm weights. Built from the burn parameters, so a fine-tuned model packs like a
-//! loaded one.
+//! see [`crate::qmatvec`]) and f32 copies of its norm weights. Built from the
+//! burn parameters, so a fine-tuned model packs like a loaded one.
 
 use burn::module::Param;
 use burn::tensor::Tensor;
