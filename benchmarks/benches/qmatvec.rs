@@ -1,7 +1,9 @@
 //! The decoding kernels alone: one activation row through the 30 gate/up
 //! projections of a SmolLM2-135M-shaped model (3,072 × 576 each, 53 M weights:
 //! 40 MB as Q4_1, 60 MB as Q8_0, more than L2 holds), with the weights as exact
-//! Q4_1 and as Q8_0, and eight rows at once (a batched decoding step).
+//! Q4_1 and as Q8_0, and eight rows at once (a batched decoding step); and
+//! the same weights dequantised back to f32, as a lean engine's prefill does
+//! once per layer and prompt.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use half::f16;
@@ -68,6 +70,9 @@ fn bench(c: &mut Criterion) {
         let rows: Vec<&[f32]> = x.iter().map(Vec::as_slice).collect();
         group.bench_function(format!("{name}, 8 rows"), |b| {
             b.iter(|| layers.iter().map(|m| m.matmul(&rows)[7][0]).sum::<f32>())
+        });
+        group.bench_function(format!("{name}, dequantised to f32"), |b| {
+            b.iter(|| layers.iter().map(|m| m.to_f32()[7]).sum::<f32>())
         });
     }
     group.finish();

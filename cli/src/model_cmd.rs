@@ -129,6 +129,11 @@ fn load(arg: &ModelArg) -> Result<Engine> {
     Engine::load(&arg.model).with_context(|| format!("loading {}", arg.model.display()))
 }
 
+/// Loads keeping the f32 weights (for f32 logits and export).
+fn load_dense(arg: &ModelArg) -> Result<Engine> {
+    Engine::load_dense(&arg.model).with_context(|| format!("loading {}", arg.model.display()))
+}
+
 pub fn run(command: ModelCommand) -> Result<ExitCode> {
     match command {
         ModelCommand::Info(arg) => {
@@ -146,8 +151,8 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
                     args.prompts.display()
                 )
             })?;
-            let mut engine = load(&args.model)?;
-            engine.use_f32_decoding();
+            let mut engine = load_dense(&args.model)?;
+            engine.use_f32_decoding()?;
             let mut out = std::io::stdout().lock();
             for prompt in &prompts {
                 let tokens = engine.tokenizer.encode(prompt)?;
@@ -160,7 +165,7 @@ pub fn run(command: ModelCommand) -> Result<ExitCode> {
         ModelCommand::Bench(args) => bench(args)?,
         ModelCommand::Render(args) => render(args)?,
         ModelCommand::Export(args) => {
-            let engine = load(&args.model)?;
+            let engine = load_dense(&args.model)?;
             let dtype = if args.bf16 {
                 ExportDtype::Bf16
             } else {
@@ -215,9 +220,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench(args: BenchArgs) -> Result<()> {
-    let mut engine = load(&args.model)?;
+    let mut engine = match args.f32 {
+        true => load_dense(&args.model)?,
+        false => load(&args.model)?,
+    };
     if args.f32 {
-        engine.use_f32_decoding();
+        engine.use_f32_decoding()?;
     }
     // Every run prefills the same prompt: reuse would time a cache lookup.
     engine.set_prefix_entries(0);
@@ -226,6 +234,7 @@ fn bench(args: BenchArgs) -> Result<()> {
     let mut result = serde_json::json!({
         "engine": if args.f32 { "toolgrad (burn flex, f32 decode)" } else { "toolgrad (burn flex, quantised decode)" },
         "threads": rayon::current_num_threads(),
+        "weights": if engine.is_lean() { "packed only (exact)" } else { "f32 and packed" },
     });
     for &n in &args.prompt_tokens {
         // A fixed pseudo-random token sequence, as in the llama.cpp reference script.

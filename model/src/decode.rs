@@ -5,61 +5,37 @@
 //! plain `f32` rows, with no tensor allocated per operation. Each row is
 //! computed on its own, so a sequence gets the same logits in any batch, to the bit.
 
-use burn::tensor::{Int, Tensor, TensorData};
 use rayon::prelude::*;
 
 use crate::cache::KvCache;
 use crate::error::{ModelError, Result};
-use crate::host::f32_values;
-use crate::llama::Llama;
-use crate::packed::Packed;
+use crate::packed::{Heads, Packed};
 
-impl Llama {
-    /// Runs `tokens[i]` after `caches[i]` for every `i`, extends the caches and
-    /// returns each sequence's next-token logits.
+impl Packed {
+    /// Runs the embedded tokens `x[i]` after `caches[i]` for every `i`,
+    /// extends the caches and returns each sequence's next-token logits.
     pub fn decode(
         &self,
-        tokens: &[u32],
+        mut x: Vec<Vec<f32>>,
         caches: &mut [&mut KvCache],
-        packed: &Packed,
     ) -> Result<Vec<Vec<f32>>> {
-        if tokens.len() != caches.len() || packed.layers.len() != self.layers.len() {
+        if x.len() != caches.len() {
             return Err(ModelError::Setup(format!(
-                "a decoding step got {} tokens, {} caches and {} packed layers for {} layers",
-                tokens.len(),
+                "a decoding step got {} tokens and {} caches",
+                x.len(),
                 caches.len(),
-                packed.layers.len(),
-                self.layers.len()
             )));
         }
-        let Some(first) = self.layers.first() else {
-            return Err(ModelError::Setup("the model has no layers".into()));
-        };
-        let shape = Heads {
-            heads: first.self_attn.num_heads,
-            kv_heads: first.self_attn.num_kv_heads,
-            dim: first.self_attn.head_dim,
-        };
-        let n = tokens.len();
-        let device = self.embed_tokens.device();
-        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let embedded = self.embed(Tensor::<2, Int>::from_data(
-            TensorData::new(ids, [n, 1]),
-            &device,
-        ));
-        let width = embedded.dims()[2];
-        let mut x: Vec<Vec<f32>> = f32_values(embedded)?
-            .chunks_exact(width.max(1))
-            .map(<[f32]>::to_vec)
-            .collect();
+        let shape = self.shape;
+        let n = x.len();
         let rotations: Vec<Rotation> = caches
             .iter()
             .map(|c| Rotation::at(self.rope_theta, shape.dim, c.len()))
             .collect();
         let q_width = shape.heads * shape.dim;
         let kv_width = shape.kv_heads * shape.dim;
-        for (i, p) in packed.layers.iter().enumerate() {
-            let normed = rms_norm_rows(&x, &p.input_norm, packed.norm_eps);
+        for (i, p) in self.layers.iter().enumerate() {
+            let normed = rms_norm_rows(&x, &p.input_norm, self.norm_eps);
             let qkv = p.qkv.matmul(&slices(&normed));
             let mut queries = Vec::with_capacity(n);
             for ((row, rotation), cache) in qkv.into_iter().zip(&rotations).zip(caches.iter_mut()) {
@@ -76,7 +52,7 @@ impl Llama {
                 .collect();
             let heads = attend(&queries, &layers, shape);
             add_rows(&mut x, p.o.matmul(&slices(&heads)));
-            let normed = rms_norm_rows(&x, &p.post_attention_norm, packed.norm_eps);
+            let normed = rms_norm_rows(&x, &p.post_attention_norm, self.norm_eps);
             let hidden: Vec<Vec<f32>> = p
                 .gate_up
                 .matmul(&slices(&normed))
@@ -91,16 +67,9 @@ impl Llama {
         for cache in caches.iter_mut() {
             cache.advance(1);
         }
-        let normed = rms_norm_rows(&x, &packed.final_norm, packed.norm_eps);
-        Ok(packed.head.matmul(&slices(&normed)))
+        let normed = rms_norm_rows(&x, &self.final_norm, self.norm_eps);
+        Ok(self.head.matmul(&slices(&normed)))
     }
-}
-
-#[derive(Clone, Copy)]
-struct Heads {
-    heads: usize,
-    kv_heads: usize,
-    dim: usize,
 }
 
 /// The rotary angles of one position (HF's `rotate_half` layout).

@@ -1,6 +1,12 @@
 //! The inference engine: a loaded model with its tokenizer and chat template,
 //! blocked prefill with prefix reuse, KV-cache decoding (one sequence, or a
 //! batch of them in one step), stop sequences, streaming and constraints.
+//!
+//! An engine holds its weights one of two ways ([`Weights`]). A Q4_1 or Q8_0
+//! GGUF loads *lean*: its packed copies give the weights back exactly, so
+//! nothing else is kept, and prefill dequantises one layer at a time. Other
+//! models (K-quants, HF directories, a model being trained) keep the f32 burn
+//! module, with packed copies beside it for decoding.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +23,7 @@ use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::host::f32_values;
 use crate::llama::Llama;
-use crate::packed::Packed;
+use crate::packed::{Packed, Packing};
 use crate::prefix::{self, PrefixCache};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::TextTokenizer;
@@ -62,17 +68,26 @@ pub struct Generation {
 }
 
 pub struct Engine {
-    model: Llama,
+    weights: Weights,
     pub config: LlamaConfig,
     pub tokenizer: TextTokenizer,
     pub template: ChatTemplate,
     pub device: Device,
     pub source: PathBuf,
-    /// Q8 copies of the weights for single-token steps, rebuilt whenever the
-    /// weights are replaced; `None` decodes in f32.
-    packed: Option<Packed>,
     /// Recently prefilled prompts, for prefix reuse.
     prefixes: Mutex<PrefixCache>,
+}
+
+/// The weights an engine runs on.
+enum Weights {
+    /// The f32 module, and quantised copies of it for single-token steps
+    /// (rebuilt whenever the module is replaced; `None` decodes in f32).
+    Dense {
+        model: Box<Llama>,
+        packed: Option<Packed>,
+    },
+    /// Exact packed copies only (see [`Packed::is_exact`]).
+    Lean(Packed),
 }
 
 /// The environment variable that sets how many prompts prefix reuse keeps
@@ -99,8 +114,38 @@ impl Engine {
         Self::load_on(path, Device::default())
     }
 
-    /// Loads a model onto `device`, with its weights packed for decoding.
+    /// Loads a model onto `device` for inference: lean when the file allows
+    /// it (see [`Weights`]), otherwise the f32 module with decoding copies.
     pub fn load_on(path: &Path, device: Device) -> Result<Self> {
+        if !path.is_dir() {
+            let gguf = open_gguf(path)?;
+            let src = GgufWeights {
+                file: &gguf.file,
+                config: &gguf.config,
+            };
+            if let Some(packed) = Packed::from_source(&gguf.config, &src, Packing::ExactOnly)? {
+                return Ok(Self {
+                    weights: Weights::Lean(packed),
+                    config: gguf.config,
+                    tokenizer: gguf.tokenizer,
+                    template: gguf.template,
+                    device,
+                    source: path.to_path_buf(),
+                    prefixes: Mutex::new(PrefixCache::new(prefix_entries()?)),
+                });
+            }
+        }
+        Self::load_dense_on(path, device)
+    }
+
+    /// Loads a model keeping its f32 weights, for f32 reference decoding and
+    /// export, on the default device.
+    pub fn load_dense(path: &Path) -> Result<Self> {
+        Self::load_dense_on(path, Device::default())
+    }
+
+    /// [`Self::load_dense`] onto `device`.
+    pub fn load_dense_on(path: &Path, device: Device) -> Result<Self> {
         let parts = Self::load_parts(path, &device)?;
         Self::assemble(
             parts.model,
@@ -118,27 +163,20 @@ impl Engine {
         if path.is_dir() {
             return Self::load_hf_dir(path, device);
         }
-        let file = GgufFile::open(path)?;
-        let config = LlamaConfig::from_gguf(&file)?;
-        let tokenizer = TextTokenizer::from_gguf(&file)?;
-        check_vocab(&config, &tokenizer, path)?;
-        let template = ChatTemplate::from_optional(
-            file.metadata("tokenizer.chat_template")
-                .and_then(|v| v.as_str()),
-        )?;
+        let gguf = open_gguf(path)?;
         let model = Llama::load(
-            &config,
+            &gguf.config,
             &GgufWeights {
-                file: &file,
-                config: &config,
+                file: &gguf.file,
+                config: &gguf.config,
             },
             device,
         )?;
         Ok(ModelParts {
             model,
-            config,
-            tokenizer,
-            template,
+            config: gguf.config,
+            tokenizer: gguf.tokenizer,
+            template: gguf.template,
         })
     }
 
@@ -152,8 +190,10 @@ impl Engine {
         source: &Path,
     ) -> Result<Self> {
         Ok(Self {
-            packed: Packed::from_model(&model)?,
-            model,
+            weights: Weights::Dense {
+                packed: Packed::from_model(&model, &config)?,
+                model: Box::new(model),
+            },
             config,
             tokenizer,
             template,
@@ -163,18 +203,36 @@ impl Engine {
         })
     }
 
-    /// The model the engine runs.
-    pub fn model(&self) -> &Llama {
-        &self.model
+    /// The f32 module the engine runs; `None` for a lean engine, which
+    /// holds only packed weights ([`Self::load_dense`] keeps the module).
+    pub fn model(&self) -> Option<&Llama> {
+        match &self.weights {
+            Weights::Dense { model, .. } => Some(model),
+            Weights::Lean(_) => None,
+        }
     }
 
-    /// Replaces the weights; the Q8 decode copies are rebuilt from the new ones
+    /// Whether the engine holds only exact packed weights, no f32 module.
+    pub fn is_lean(&self) -> bool {
+        matches!(self.weights, Weights::Lean(_))
+    }
+
+    /// Replaces the weights; the decoding copies are rebuilt from the new ones
     /// (or dropped, when the model cannot be packed), never left stale.
     pub fn set_model(&mut self, model: Llama) -> Result<()> {
-        self.packed = Packed::from_model(&model)?;
-        self.model = model;
+        self.weights = Weights::Dense {
+            packed: Packed::from_model(&model, &self.config)?,
+            model: Box::new(model),
+        };
         self.prefixes().clear();
         Ok(())
+    }
+
+    fn packed(&self) -> Option<&Packed> {
+        match &self.weights {
+            Weights::Dense { packed, .. } => packed.as_ref(),
+            Weights::Lean(packed) => Some(packed),
+        }
     }
 
     /// Keeps the caches of the last `entries` prompts for prefix reuse (0 = off).
@@ -199,18 +257,30 @@ impl Engine {
 
     /// Whether single-token steps run on quantised copies of the weights.
     pub fn is_packed(&self) -> bool {
-        self.packed.is_some()
+        self.packed().is_some()
     }
 
     /// (matrices decoded from exact Q4_1 copies, all matrices), when packed.
     pub fn packed_q4_1_count(&self) -> Option<(usize, usize)> {
-        self.packed.as_ref().map(|p| p.q4_1_count())
+        self.packed().map(|p| p.q4_1_count())
     }
 
-    /// Decodes with the f32 weights only (for reference comparisons).
-    pub fn use_f32_decoding(&mut self) {
-        self.packed = None;
+    /// Decodes with the f32 weights only (for reference comparisons); a lean
+    /// engine has none.
+    pub fn use_f32_decoding(&mut self) -> Result<()> {
+        match &mut self.weights {
+            Weights::Dense { packed, .. } => *packed = None,
+            Weights::Lean(_) => return Err(self.no_module("decode in f32")),
+        }
         self.prefixes().clear();
+        Ok(())
+    }
+
+    fn no_module(&self, what: &str) -> ModelError {
+        ModelError::Setup(format!(
+            "{}: this engine holds only packed weights; to {what}, load it with Engine::load_dense",
+            self.source.display()
+        ))
     }
 
     fn load_hf_dir(dir: &Path, device: &Device) -> Result<ModelParts> {
@@ -244,8 +314,9 @@ impl Engine {
 
     /// Writes the model as an HF directory (see [`export_dir`]).
     pub fn export(&self, dir: &Path, dtype: ExportDtype) -> Result<()> {
+        let model = self.model().ok_or_else(|| self.no_module("export it"))?;
         export_dir(
-            &self.model,
+            model,
             &self.config,
             &self.tokenizer,
             &self.template,
@@ -262,37 +333,92 @@ impl Engine {
     /// Runs `ids` through the model after the cache's positions and returns the
     /// logits of the last one. Blocks end at multiples of [`prefix::BLOCK`]
     /// (absolute positions), which bounds the attention-score memory of long
-    /// prompts and makes prefix reuse exact. A one-token block runs as a
-    /// decoding step on the Q8 weights, when there are any.
+    /// prompts and makes prefix reuse exact. A last block of one token runs as
+    /// a decoding step on the packed weights, when there are any.
     fn step(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
-        let mut at = 0;
-        while at < ids.len() {
-            let end = (at + prefix::BLOCK - cache.len() % prefix::BLOCK).min(ids.len());
-            let block = &ids[at..end];
-            at = end;
-            if let (Some(packed), [token]) = (&self.packed, block) {
-                let logits = self.model.decode(&[*token], &mut [&mut *cache], packed)?;
-                if at == ids.len() {
-                    return logits.into_iter().next().ok_or_else(|| {
-                        ModelError::Setup("a decoding step returned no logits".into())
-                    });
+        let blocks = prefix::blocks(cache.len(), ids);
+        let Some(last) = blocks.last() else {
+            return Err(ModelError::ContextOverflow {
+                prompt: 0,
+                context: self.config.max_position_embeddings,
+            });
+        };
+        let Some(packed) = self.packed() else {
+            return self.step_f32(&blocks, cache);
+        };
+        let prefilled = match last.len() {
+            1 => &blocks[..blocks.len() - 1],
+            _ => &blocks[..],
+        };
+        let hidden = match (&self.weights, prefilled) {
+            (_, []) => None,
+            (Weights::Lean(packed), blocks) => Some(packed.prefill(blocks, cache, &self.device)?),
+            (Weights::Dense { model, .. }, blocks) => self
+                .dense_hidden(model, blocks, cache)?
+                .map(last_row)
+                .transpose()?,
+        };
+        if last.len() == 1 {
+            let rows = self.embed_rows(last)?;
+            return packed
+                .decode(rows, &mut [cache])?
+                .pop()
+                .ok_or_else(|| ModelError::Setup("a decoding step returned no logits".into()));
+        }
+        let hidden =
+            hidden.ok_or_else(|| ModelError::Setup("a prefill returned no state".into()))?;
+        Ok(packed.head.matvec(&hidden))
+    }
+
+    /// [`Self::step`] of a dense engine without packed weights: f32 throughout.
+    fn step_f32(&self, blocks: &[&[u32]], cache: &mut KvCache) -> Result<Vec<f32>> {
+        let Weights::Dense { model, .. } = &self.weights else {
+            return Err(ModelError::Setup(
+                "a lean engine lost its packed weights".into(),
+            ));
+        };
+        let h = self
+            .dense_hidden(model, blocks, cache)?
+            .ok_or_else(|| ModelError::Setup("a prefill got no tokens".into()))?;
+        let [_, seq, d] = h.dims();
+        f32_values(model.logits(h.slice([0..1, seq - 1..seq, 0..d])))
+    }
+
+    /// Runs `blocks` through the f32 module, one after another: the last
+    /// one's hidden states.
+    fn dense_hidden(
+        &self,
+        model: &Llama,
+        blocks: &[&[u32]],
+        cache: &mut KvCache,
+    ) -> Result<Option<Tensor<3>>> {
+        let mut hidden = None;
+        for block in blocks {
+            hidden = Some(model.hidden(self.tokens(block), Some(cache))?);
+        }
+        Ok(hidden)
+    }
+
+    /// The embedding rows of `tokens`: from the f32 module when there is one
+    /// (the rows a full forward pass reads), else from the exact packed copy.
+    fn embed_rows(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        match &self.weights {
+            Weights::Lean(packed) => packed.embed_rows(tokens),
+            Weights::Dense { model, .. } => {
+                let vocab = self.config.vocab_size;
+                if let Some(&t) = tokens.iter().find(|&&t| t as usize >= vocab) {
+                    return Err(ModelError::Setup(format!(
+                        "token {t} is past the embedding's {vocab} rows"
+                    )));
                 }
-                continue;
-            }
-            let hidden = self.model.hidden(self.tokens(block), Some(cache))?;
-            if at == ids.len() {
-                let [_, seq, d] = hidden.dims();
-                let last = hidden.slice([0..1, seq - 1..seq, 0..d]);
-                return match &self.packed {
-                    Some(p) => Ok(p.head.matvec(&f32_values(last)?)),
-                    None => f32_values(self.model.logits(last)),
-                };
+                let embedded = model.embed(self.tokens(tokens));
+                let width = embedded.dims()[2].max(1);
+                Ok(f32_values(embedded)?
+                    .chunks_exact(width)
+                    .map(<[f32]>::to_vec)
+                    .collect())
             }
         }
-        Err(ModelError::ContextOverflow {
-            prompt: 0,
-            context: self.config.max_position_embeddings,
-        })
     }
 
     /// Next-token logits after `ids` (used to compare with references). The
@@ -362,8 +488,8 @@ impl Engine {
         tokens: &[u32],
         caches: &mut [&mut KvCache],
     ) -> Result<Vec<Vec<f32>>> {
-        match &self.packed {
-            Some(packed) => self.model.decode(tokens, caches, packed),
+        match self.packed() {
+            Some(packed) => packed.decode(self.embed_rows(tokens)?, caches),
             _ => tokens
                 .iter()
                 .zip(caches.iter_mut())
@@ -371,6 +497,37 @@ impl Engine {
                 .collect(),
         }
     }
+}
+
+/// The last position's hidden state `[1, seq, d]` → `d` values.
+fn last_row(hidden: Tensor<3>) -> Result<Vec<f32>> {
+    let [_, seq, d] = hidden.dims();
+    f32_values(hidden.slice([0..1, seq - 1..seq, 0..d]))
+}
+
+/// A GGUF file with what the engine reads from its metadata.
+struct OpenGguf {
+    file: GgufFile,
+    config: LlamaConfig,
+    tokenizer: TextTokenizer,
+    template: ChatTemplate,
+}
+
+fn open_gguf(path: &Path) -> Result<OpenGguf> {
+    let file = GgufFile::open(path)?;
+    let config = LlamaConfig::from_gguf(&file)?;
+    let tokenizer = TextTokenizer::from_gguf(&file)?;
+    check_vocab(&config, &tokenizer, path)?;
+    let template = ChatTemplate::from_optional(
+        file.metadata("tokenizer.chat_template")
+            .and_then(|v| v.as_str()),
+    )?;
+    Ok(OpenGguf {
+        file,
+        config,
+        tokenizer,
+        template,
+    })
 }
 
 /// A loaded model before it becomes an engine.

@@ -18,6 +18,7 @@ pub mod host;
 pub mod llama;
 pub mod lora;
 pub mod packed;
+mod prefill;
 pub mod prefix;
 pub mod qmatvec;
 pub mod quant;

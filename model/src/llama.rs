@@ -12,6 +12,7 @@ use crate::cache::{KvCache, LayerCache};
 use crate::config::LlamaConfig;
 use crate::error::Result;
 use crate::lora::Lora;
+use crate::packed::Heads;
 
 /// A source of named `f32` weights in HF naming (`model.layers.0.self_attn.q_proj.weight`).
 pub trait WeightSource {
@@ -42,8 +43,12 @@ fn load1(
 
 /// `x · Wᵀ` for a weight in `[out, in]` layout, over any leading dimensions.
 pub(crate) fn project(x: Tensor<3>, weight: &Param<Tensor<2>>) -> Tensor<3> {
+    project_tensor(x, weight.val())
+}
+
+/// [`project`] for a weight that is not a module parameter.
+pub(crate) fn project_tensor(x: Tensor<3>, w: Tensor<2>) -> Tensor<3> {
     let [batch, seq, d_in] = x.dims();
-    let w = weight.val();
     let d_out = w.dims()[0];
     x.reshape([batch * seq, d_in])
         .matmul(w.transpose())
@@ -79,9 +84,14 @@ pub struct RmsNorm {
 
 impl RmsNorm {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let rms = (x.clone().square().mean_dim(2) + self.eps).sqrt();
-        (x / rms) * self.weight.val().unsqueeze::<3>()
+        rms_norm(x, self.weight.val(), self.eps)
     }
+}
+
+/// RMS normalisation over the last axis, scaled by `weight`.
+pub(crate) fn rms_norm(x: Tensor<3>, weight: Tensor<1>, eps: f64) -> Tensor<3> {
+    let rms = (x.clone().square().mean_dim(2) + eps).sqrt();
+    (x / rms) * weight.unsqueeze::<3>()
 }
 
 #[derive(Module, Debug)]
@@ -178,53 +188,58 @@ impl Attention {
         let q = self.q_proj.forward(x.clone());
         let k = self.k_proj.forward(x.clone());
         let v = self.v_proj.forward(x);
+        let shape = Heads {
+            heads: self.num_heads,
+            kv_heads: self.num_kv_heads,
+            dim: self.head_dim,
+        };
         Ok(self
             .o_proj
-            .forward(self.attend(q, k, v, rope, mask, cache)?))
+            .forward(attend(q, k, v, shape, rope, mask, cache)?))
     }
+}
 
-    /// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
-    /// rotary positions, the cache extended with this step's keys and values,
-    /// and the heads' outputs side by side, before the output projection.
-    fn attend(
-        &self,
-        q: Tensor<3>,
-        k: Tensor<3>,
-        v: Tensor<3>,
-        rope: &Rope,
-        mask: Option<Tensor<4, Bool>>,
-        cache: Option<&mut LayerCache>,
-    ) -> Result<Tensor<3>> {
-        let [batch, seq, _] = q.dims();
-        let (h, kv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
-        let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
-        let q = rope.apply(heads(q, h));
-        let mut k = rope.apply(heads(k, kv));
-        let mut v = heads(v, kv);
-        if let Some(layer) = cache {
-            let past = layer.keys().len() / (kv * hd);
-            layer.append(&k, &v)?;
-            if past > 0 {
-                let (past_k, past_v) = layer.tensors(past, kv, hd, &k.device());
-                k = Tensor::cat(vec![past_k, k], 2);
-                v = Tensor::cat(vec![past_v, v], 2);
-            }
+/// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
+/// rotary positions, the cache extended with this step's keys and values,
+/// and the heads' outputs side by side, before the output projection.
+pub(crate) fn attend(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    shape: Heads,
+    rope: &Rope,
+    mask: Option<Tensor<4, Bool>>,
+    cache: Option<&mut LayerCache>,
+) -> Result<Tensor<3>> {
+    let [batch, seq, _] = q.dims();
+    let (h, kv, hd) = (shape.heads, shape.kv_heads, shape.dim);
+    let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
+    let q = rope.apply(heads(q, h));
+    let mut k = rope.apply(heads(k, kv));
+    let mut v = heads(v, kv);
+    if let Some(layer) = cache {
+        let past = layer.keys().len() / (kv * hd);
+        layer.append(&k, &v)?;
+        if past > 0 {
+            let (past_k, past_v) = layer.tensors(past, kv, hd, &k.device());
+            k = Tensor::cat(vec![past_k, k], 2);
+            v = Tensor::cat(vec![past_v, v], 2);
         }
-        // Grouped-query attention without copying K/V: the query heads that share
-        // a KV head are stacked along the row axis.
-        let group = h / kv;
-        let q = q.reshape([batch, kv, group * seq, hd]);
-        let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
-        let scores = match mask {
-            Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
-            None => scores,
-        };
-        Ok(softmax(scores, 3)
-            .matmul(v)
-            .reshape([batch, h, seq, hd])
-            .swap_dims(1, 2)
-            .reshape([batch, seq, h * hd]))
     }
+    // Grouped-query attention without copying K/V: the query heads that share
+    // a KV head are stacked along the row axis.
+    let group = h / kv;
+    let q = q.reshape([batch, kv, group * seq, hd]);
+    let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
+    let scores = match mask {
+        Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
+        None => scores,
+    };
+    Ok(softmax(scores, 3)
+        .matmul(v)
+        .reshape([batch, h, seq, hd])
+        .swap_dims(1, 2)
+        .reshape([batch, seq, h * hd]))
 }
 
 #[derive(Module, Debug)]
@@ -504,7 +519,12 @@ fn segment_mask(
 
 /// `true` where a query row may not see a key: rows are `(group, seq)` pairs
 /// whose absolute position is `start + row % seq`.
-fn causal_mask(group: usize, seq: usize, start: usize, device: &Device) -> Tensor<4, Bool> {
+pub(crate) fn causal_mask(
+    group: usize,
+    seq: usize,
+    start: usize,
+    device: &Device,
+) -> Tensor<4, Bool> {
     let total = start + seq;
     let mut data = Vec::with_capacity(group * seq * total);
     for _ in 0..group {

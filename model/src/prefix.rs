@@ -16,6 +16,19 @@ use crate::cache::KvCache;
 /// Prefill block, and the granularity of reuse, in tokens.
 pub const BLOCK: usize = 128;
 
+/// `ids`, placed after `start` positions, cut into prefill blocks that end
+/// at multiples of [`BLOCK`] (absolute positions); none is empty.
+pub fn blocks(start: usize, ids: &[u32]) -> Vec<&[u32]> {
+    let mut out = Vec::with_capacity(ids.len() / BLOCK + 2);
+    let mut at = 0;
+    while at < ids.len() {
+        let end = (at + BLOCK - (start + at) % BLOCK).min(ids.len());
+        out.push(&ids[at..end]);
+        at = end;
+    }
+    out
+}
+
 /// Prompts kept. A 600-token prompt of SmolLM2-135M holds about 28 MB of keys
 /// and values.
 pub const ENTRIES: usize = 4;

@@ -8,9 +8,15 @@
 //! - **Q8_0** (8-bit codes and an f32 scale: 1.125 bytes per weight)
 //!   otherwise, e.g. for a fine-tuned or merged model.
 //!
+//! A matrix knows whether it reproduces the f32 weights it was built from
+//! ([`QMatrix::is_exact`]): then [`QMatrix::to_f32`] gives them back, to the
+//! bit, and an inference-only engine needs no other copy of them.
+//!
 //! The activation is quantised to Q8_0 blocks (with each block's sum, for the
 //! Q4_1 minimum), the dot products are integer (AVX2 when the CPU has it), and
 //! rows are split across threads.
+
+use std::mem::MaybeUninit;
 
 use half::f16;
 use rayon::prelude::*;
@@ -25,6 +31,8 @@ pub struct QMatrix {
     rows: usize,
     cols: usize,
     layout: Layout,
+    /// Every block dequantises to the f32 values it was built from.
+    exact: bool,
 }
 
 enum Layout {
@@ -84,6 +92,80 @@ fn quantize_q8(x: &[f32], quants: &mut [i8], scales: &mut [f32]) {
     }
 }
 
+/// The values of Q8_0 blocks: code · scale.
+fn dequantise_q8<'a>(quants: &'a [i8], scales: &'a [f32]) -> impl Iterator<Item = f32> + 'a {
+    quants
+        .chunks_exact(BLOCK)
+        .zip(scales)
+        .flat_map(|(q, &d)| q.iter().map(move |&c| c as f32 * d))
+}
+
+/// Q4_1 blocks to values: code · scale + min, rounded after the product and
+/// after the sum, as [`q4_1_block`] checks them.
+fn dequantise_q4_1_scalar(nibbles: &[u8], d: &[f32], m: &[f32], out: &mut [MaybeUninit<f32>]) {
+    for (((o, n), d), m) in out
+        .chunks_exact_mut(BLOCK)
+        .zip(nibbles.chunks_exact(BLOCK / 2))
+        .zip(d)
+        .zip(m)
+    {
+        let (low, high) = o.split_at_mut(BLOCK / 2);
+        for ((lo, hi), byte) in low.iter_mut().zip(high).zip(n) {
+            lo.write((byte & 0x0f) as f32 * d + m);
+            hi.write((byte >> 4) as f32 * d + m);
+        }
+    }
+}
+
+/// [`dequantise_q4_1_scalar`] sixteen values at a time, to the same bits (a
+/// multiply, then an add: no fused multiply-add).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dequantise_q4_1_avx512(
+    nibbles: &[u8],
+    d: &[f32],
+    m: &[f32],
+    out: &mut [MaybeUninit<f32>],
+) {
+    use std::arch::x86_64::*;
+    let blocks = d
+        .len()
+        .min(m.len())
+        .min(nibbles.len() / (BLOCK / 2))
+        .min(out.len() / BLOCK);
+    let low_bits = _mm512_set1_epi32(0x0f);
+    for b in 0..blocks {
+        let bytes = _mm_loadu_si128(nibbles.as_ptr().add(b * BLOCK / 2).cast());
+        let codes = _mm512_cvtepu8_epi32(bytes);
+        let (scale, min) = (_mm512_set1_ps(d[b]), _mm512_set1_ps(m[b]));
+        let low = _mm512_cvtepi32_ps(_mm512_and_si512(codes, low_bits));
+        let high = _mm512_cvtepi32_ps(_mm512_srli_epi32(codes, 4));
+        let dst = out.as_mut_ptr().add(b * BLOCK).cast::<f32>();
+        _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_mul_ps(low, scale), min));
+        _mm512_storeu_ps(
+            dst.add(BLOCK / 2),
+            _mm512_add_ps(_mm512_mul_ps(high, scale), min),
+        );
+    }
+}
+
+/// [`dequantise_q8`] sixteen values at a time, to the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dequantise_q8_avx512(quants: &[i8], d: &[f32], out: &mut [MaybeUninit<f32>]) {
+    use std::arch::x86_64::*;
+    let blocks = d.len().min(quants.len() / BLOCK).min(out.len() / BLOCK);
+    for (b, &d) in d[..blocks].iter().enumerate() {
+        let scale = _mm512_set1_ps(d);
+        for half in 0..2 {
+            let at = b * BLOCK + half * BLOCK / 2;
+            let codes = _mm512_cvtepi8_epi32(_mm_loadu_si128(quants.as_ptr().add(at).cast()));
+            let dst = out.as_mut_ptr().add(at).cast::<f32>();
+            _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(codes), scale));
+        }
+    }
+}
+
 /// The Q4_1 codes of one block, packed into `nibbles`, and its (scale, min),
 /// if every value is exactly `code · scale + min` (as the dequantiser computes
 /// it); `None` otherwise.
@@ -100,7 +182,7 @@ fn q4_1_block(x: &[f32], nibbles: &mut [u8]) -> Option<(f32, f32)> {
         let exact = x.iter().zip(&mut codes).all(|(&v, c)| {
             let code = if d > 0.0 { ((v - lo) / d).round() } else { 0.0 };
             *c = code as u8;
-            (0.0..=15.0).contains(&code) && code * d + lo == v
+            (0.0..=15.0).contains(&code) && (code * d + lo).to_bits() == v.to_bits()
         });
         if exact {
             for (j, byte) in nibbles.iter_mut().enumerate() {
@@ -151,21 +233,104 @@ impl QMatrix {
                 scales,
                 mins,
             },
+            exact: true,
         })
     }
 
     fn q8(w: &[f32], rows: usize, cols: usize) -> Self {
         let mut quants = vec![0i8; rows * cols];
         let mut scales = vec![0f32; rows * cols / BLOCK];
-        quants
+        // A Q8_0 file's weights come back exactly: their largest code is ±127,
+        // so the scale found again is the stored one.
+        let exact = quants
             .par_chunks_mut(cols)
             .zip(scales.par_chunks_mut(cols / BLOCK))
             .zip(w.par_chunks(cols))
-            .for_each(|((q, d), row)| quantize_q8(row, q, d));
+            .map(|((q, d), row)| {
+                quantize_q8(row, q, d);
+                dequantise_q8(q, d)
+                    .map(f32::to_bits)
+                    .eq(row.iter().map(|v| v.to_bits()))
+            })
+            .reduce(|| true, |a, b| a && b);
         Self {
             rows,
             cols,
             layout: Layout::Q8 { quants, scales },
+            exact,
+        }
+    }
+
+    /// Whether [`Self::to_f32`] gives back the weights this was built from.
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Row `r` as f32 values; `None` past the last row.
+    pub fn row_f32(&self, r: usize) -> Option<Vec<f32>> {
+        (r < self.rows).then(|| self.rows_f32(r, 1))
+    }
+
+    /// The whole matrix as row-major f32 values. A prefill dequantises every
+    /// layer this way, so the output is not zeroed first and Q4_1 blocks
+    /// decode with AVX-512 where the CPU has it (criterion bench `qmatvec`).
+    pub fn to_f32(&self) -> Vec<f32> {
+        self.rows_f32(0, self.rows)
+    }
+
+    /// Rows `first..first + count` as f32 values, in parallel tasks of rows.
+    fn rows_f32(&self, first: usize, count: usize) -> Vec<f32> {
+        let len = count * self.cols;
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len]
+            .par_chunks_mut(ROWS_PER_TASK * self.cols)
+            .enumerate()
+            .for_each(|(task, chunk)| self.dequantise_rows(first + task * ROWS_PER_TASK, chunk));
+        // SAFETY: `dequantise_rows` wrote every one of the `len` values: each
+        // chunk holds whole rows, and each row holds whole blocks.
+        unsafe { out.set_len(len) };
+        out
+    }
+
+    /// Dequantises the rows from `first` on into `out` (whole rows).
+    fn dequantise_rows(&self, first: usize, out: &mut [MaybeUninit<f32>]) {
+        let blocks = first * self.cols / BLOCK..(first * self.cols + out.len()) / BLOCK;
+        let values = first * self.cols..first * self.cols + out.len();
+        match &self.layout {
+            Layout::Q8 { quants, scales } => {
+                let (q, d) = (&quants[values], &scales[blocks]);
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F; the lengths are checked inside.
+                    return unsafe { dequantise_q8_avx512(q, d, out) };
+                }
+                for (o, v) in out.iter_mut().zip(dequantise_q8(q, d)) {
+                    o.write(v);
+                }
+            }
+            Layout::Q4_1 {
+                nibbles,
+                scales,
+                mins,
+            } => {
+                let bytes = &nibbles[values.start / 2..values.end / 2];
+                let (d, m) = (&scales[blocks.clone()], &mins[blocks]);
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F; `bytes` holds 16 bytes and
+                    // `out` 32 values for each of the blocks in `d` and `m`.
+                    return unsafe { dequantise_q4_1_avx512(bytes, d, m, out) };
+                }
+                dequantise_q4_1_scalar(bytes, d, m, out);
+            }
         }
     }
 
@@ -213,6 +378,7 @@ impl QMatrix {
                 _ => return None,
             }
             out.rows += p.rows;
+            out.exact &= p.exact;
         }
         Some(out)
     }
@@ -581,6 +747,58 @@ mod tests {
             let avx2 = unsafe { dot_q4_1_avx2(row.0, row.1, row.2, &a) };
             assert!((avx2 - scalar).abs() < 1e-4);
         }
+    }
+
+    #[test]
+    fn exact_matrices_dequantise_to_their_weights_and_others_say_so() {
+        // 70 rows: more than one parallel task of rows, and a partial one.
+        let (rows, cols) = (70, 96);
+        let grid = q4_1_grid(rows, cols);
+        let q4_1 = QMatrix::from_f32(&grid, rows, cols).unwrap();
+        assert!(q4_1.is_exact());
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&q4_1.to_f32()), bits(&grid));
+        assert_eq!(bits(&q4_1.row_f32(69).unwrap()), bits(&grid[69 * cols..]));
+        assert!(q4_1.row_f32(70).is_none());
+        // The scalar decoder gives the same bits as the one this CPU runs.
+        let Layout::Q4_1 {
+            nibbles,
+            scales,
+            mins,
+        } = &q4_1.layout
+        else {
+            unreachable!()
+        };
+        let mut scalar = vec![MaybeUninit::new(f32::NAN); rows * cols];
+        dequantise_q4_1_scalar(nibbles, scales, mins, &mut scalar);
+        // SAFETY: every value was initialised above.
+        let scalar: Vec<f32> = scalar.iter().map(|v| unsafe { v.assume_init() }).collect();
+        assert_eq!(bits(&scalar), bits(&grid));
+        // Weights a Q8_0 file decodes to (codes up to ±127 times an f16 scale).
+        let q8_values: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                let d = half::f16::from_f32(0.001 + (i / BLOCK) as f32 * 1e-4).to_f32();
+                let code = if i % BLOCK == 5 {
+                    -127
+                } else {
+                    (i * 37 % 255) as i32 - 127
+                };
+                code as f32 * d
+            })
+            .collect();
+        let q8 = QMatrix::from_f32(&q8_values, rows, cols).unwrap();
+        assert!(!q8.is_q4_1() && q8.is_exact());
+        assert_eq!(bits(&q8.to_f32()), bits(&q8_values));
+        // Arbitrary weights are approximated, and the matrix knows it.
+        let arbitrary = activation(rows * cols, 3);
+        let approx = QMatrix::from_f32(&arbitrary, rows, cols).unwrap();
+        assert!(!approx.is_exact());
+        let stacked = QMatrix::stack(vec![
+            QMatrix::q8_from_f32(&q8_values, rows, cols).unwrap(),
+            approx,
+        ])
+        .unwrap();
+        assert!(!stacked.is_exact());
     }
 
     #[test]

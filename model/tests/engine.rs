@@ -25,6 +25,11 @@ fn tiny(dir: &Path) -> Engine {
     Engine::load(&write(dir, "tiny.gguf", SyntheticSpec::default())).unwrap()
 }
 
+/// The tiny model with its f32 weights kept.
+fn tiny_dense(dir: &Path) -> Engine {
+    Engine::load_dense(&write(dir, "tiny.gguf", SyntheticSpec::default())).unwrap()
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -39,6 +44,7 @@ fn full_forward(engine: &Engine, ids: &[u32]) -> Vec<Vec<f32>> {
         Tensor::from_data(TensorData::new(data, [1, ids.len()]), &engine.device);
     let logits = engine
         .model()
+        .expect("a dense engine")
         .forward(tokens)
         .unwrap()
         .into_data()
@@ -78,8 +84,8 @@ fn every_weight_type_loads_and_agrees_with_f32() {
                 ..Default::default()
             },
         );
-        let mut engine = Engine::load(&path).unwrap();
-        engine.use_f32_decoding();
+        let mut engine = Engine::load_dense(&path).unwrap();
+        engine.use_f32_decoding().unwrap();
         let diff = max_diff(&engine.next_logits(&ids).unwrap(), &expected);
         assert!(diff < tolerance, "{kind:?}: max |diff| {diff}");
     }
@@ -88,8 +94,8 @@ fn every_weight_type_loads_and_agrees_with_f32() {
 #[test]
 fn incremental_decoding_matches_the_full_forward_pass() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = tiny(dir.path());
-    engine.use_f32_decoding();
+    let mut engine = tiny_dense(dir.path());
+    engine.use_f32_decoding().unwrap();
     let ids = engine
         .tokenizer
         .encode("<|im_start|>user\nthe answer is 42<|im_end|>")
@@ -127,22 +133,75 @@ fn quantised_decoding_stays_close_to_f32() {
             kind,
             ..SyntheticSpec::default()
         };
-        let mut engine = Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap();
+        let path = write(dir.path(), "tiny.gguf", spec);
+        let engine = Engine::load(&path).unwrap();
         assert!(engine.is_packed(), "64-wide weights are packed");
         let ids = engine.tokenizer.encode("in the").unwrap();
         let packed = engine.next_logits(&ids[..1]).unwrap();
-        engine.use_f32_decoding();
-        let exact = engine.next_logits(&ids[..1]).unwrap();
+        let mut dense = Engine::load_dense(&path).unwrap();
+        dense.use_f32_decoding().unwrap();
+        let exact = dense.next_logits(&ids[..1]).unwrap();
         let diff = max_diff(&packed, &exact);
         assert!(diff < bound, "{kind:?}: {diff}");
+    }
+}
+
+/// A Q8_0 or Q4_1 file loads lean: packed copies that give its weights back
+/// exactly and nothing else. Its prefill (a layer at a time, each layer's
+/// weights dequantised for the call) gives the dense engine's logits up to
+/// the order of summation, across block boundaries and for one-token prompts.
+#[test]
+fn exact_quantised_files_load_lean_and_prefill_as_the_dense_engine_does() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [GgmlType::Q8_0, GgmlType::Q4_1] {
+        let spec = SyntheticSpec {
+            kind,
+            context: 1024,
+            ..SyntheticSpec::default()
+        };
+        let path = write(dir.path(), &format!("{kind:?}.gguf"), spec);
+        let mut lean = Engine::load(&path).unwrap();
+        let dense = Engine::load_dense(&path).unwrap();
+        assert!(lean.is_lean() && lean.model().is_none(), "{kind:?}");
+        assert!(!dense.is_lean() && dense.is_packed(), "{kind:?}");
+        for len in [1, 2, 127, 128, 129, 300] {
+            let prompt = byte_prompt(len as u64, len);
+            let (a, b) = (
+                lean.next_logits(&prompt).unwrap(),
+                dense.next_logits(&prompt).unwrap(),
+            );
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = max_diff(&a, &b);
+            assert!(
+                diff <= 1e-4 * scale.max(1.0),
+                "{kind:?}, {len} tokens: {diff}"
+            );
+        }
+        // What needs the f32 module says how to get it.
+        let error = lean.use_f32_decoding().unwrap_err().to_string();
+        assert!(error.contains("Engine::load_dense"), "{error}");
+        let error = lean
+            .export(&dir.path().join("out"), ExportDtype::F32)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("Engine::load_dense"), "{error}");
+    }
+    // Weights off every grid keep the f32 module.
+    for kind in [GgmlType::F32, GgmlType::F16] {
+        let spec = SyntheticSpec {
+            kind,
+            ..SyntheticSpec::default()
+        };
+        let engine = Engine::load(&write(dir.path(), &format!("{kind:?}.gguf"), spec)).unwrap();
+        assert!(!engine.is_lean(), "{kind:?}");
     }
 }
 
 #[test]
 fn hf_export_reloads_to_the_same_model() {
     let dir = tempfile::tempdir().unwrap();
-    let mut engine = tiny(dir.path());
-    engine.use_f32_decoding();
+    let mut engine = tiny_dense(dir.path());
+    engine.use_f32_decoding().unwrap();
     let out = dir.path().join("hf");
     engine.export(&out, ExportDtype::F32).unwrap();
     for file in [
@@ -154,7 +213,7 @@ fn hf_export_reloads_to_the_same_model() {
         assert!(out.join(file).is_file(), "{file}");
     }
     let mut reloaded = Engine::load(&out).unwrap();
-    reloaded.use_f32_decoding();
+    reloaded.use_f32_decoding().unwrap();
     assert_eq!(reloaded.config, engine.config);
     let ids = engine
         .tokenizer
@@ -176,7 +235,7 @@ fn hf_export_reloads_to_the_same_model() {
     let bf = dir.path().join("bf16");
     engine.export(&bf, ExportDtype::Bf16).unwrap();
     let mut half = Engine::load(&bf).unwrap();
-    half.use_f32_decoding();
+    half.use_f32_decoding().unwrap();
     assert!(
         max_diff(
             &half.next_logits(&ids).unwrap(),
@@ -391,7 +450,7 @@ fn bad_files_give_errors_that_name_the_problem() {
     );
 
     // An HF directory whose config claims fewer embedding rows than the tokenizer has.
-    let engine = Engine::load(&good).unwrap();
+    let engine = Engine::load_dense(&good).unwrap();
     let hf = dir.path().join("hf");
     engine.export(&hf, ExportDtype::F32).unwrap();
     let config_path = hf.join("config.json");
@@ -479,8 +538,13 @@ fn prefix_reuse_gives_the_same_logits_to_the_bit() {
         ..SyntheticSpec::default()
     };
     let path = write(dir.path(), "long.gguf", spec());
-    let reusing = Engine::load(&path).unwrap();
-    let mut fresh = Engine::load(&path).unwrap();
+    // Lean (packed weights only) and dense (f32 module) prefill alike.
+    for load in [Engine::load, Engine::load_dense] {
+        prefix_reuse_is_exact(load(&path).unwrap(), load(&path).unwrap());
+    }
+}
+
+fn prefix_reuse_is_exact(reusing: Engine, mut fresh: Engine) {
     fresh.set_prefix_entries(0);
 
     let shared = byte_prompt(1, 300);
@@ -619,6 +683,7 @@ fn a_batched_step_gives_each_sequence_its_single_step_logits_to_the_bit() {
 
 fn batched_step_equals_single_steps(kind: GgmlType) {
     use toolgrad_model::cache::KvCache;
+    use toolgrad_model::host::f32_values;
     use toolgrad_model::packed::Packed;
 
     let dir = tempfile::tempdir().unwrap();
@@ -626,9 +691,9 @@ fn batched_step_equals_single_steps(kind: GgmlType) {
         kind,
         ..SyntheticSpec::default()
     };
-    let engine = Engine::load(&write(dir.path(), "tiny.gguf", spec)).unwrap();
-    let model = engine.model();
-    let packed = Packed::from_model(model).unwrap().unwrap();
+    let engine = Engine::load_dense(&write(dir.path(), "tiny.gguf", spec)).unwrap();
+    let model = engine.model().unwrap();
+    let packed = Packed::from_model(model, &engine.config).unwrap().unwrap();
     let projections = 4 * model.layers.len();
     let q4_1 = if kind == GgmlType::Q4_1 {
         projections
@@ -636,8 +701,15 @@ fn batched_step_equals_single_steps(kind: GgmlType) {
         0
     };
     assert_eq!(packed.q4_1_count(), (q4_1, projections + 1), "{kind:?}");
+    let table = f32_values(model.embed_tokens.val()).unwrap();
+    let d = engine.config.hidden_size;
+    let rows = |ids: &[u32]| -> Vec<Vec<f32>> {
+        ids.iter()
+            .map(|&t| table[t as usize * d..(t as usize + 1) * d].to_vec())
+            .collect()
+    };
     let run = |ids: &[u32], cache: &mut KvCache| {
-        model.decode(ids, &mut [cache], &packed).unwrap().remove(0)
+        packed.decode(rows(ids), &mut [cache]).unwrap().remove(0)
     };
     let prompts = [byte_prompt(1, 5), byte_prompt(2, 31), byte_prompt(3, 12)];
     let mut singles: Vec<KvCache> = Vec::new();
@@ -657,7 +729,7 @@ fn batched_step_equals_single_steps(kind: GgmlType) {
         .map(|(&t, cache)| run(&[t], cache))
         .collect();
     let mut caches: Vec<&mut KvCache> = batched.iter_mut().collect();
-    let got = model.decode(&next, &mut caches, &packed).unwrap();
+    let got = packed.decode(rows(&next), &mut caches).unwrap();
     for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
         assert!(
             a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
@@ -668,12 +740,14 @@ fn batched_step_equals_single_steps(kind: GgmlType) {
     for (cache, prompt) in batched.iter().zip(&prompts) {
         assert_eq!(cache.len(), prompt.len() + 1);
     }
-    let error = model
+    let error = packed
         .decode(
-            &next[..2],
+            rows(&next[..2]),
             &mut batched.iter_mut().collect::<Vec<_>>(),
-            &packed,
         )
         .unwrap_err();
-    assert!(error.to_string().contains("2 tokens, 3 caches"), "{error}");
+    assert!(
+        error.to_string().contains("2 tokens and 3 caches"),
+        "{error}"
+    );
 }

@@ -107,8 +107,8 @@ fn the_loss_covers_assistant_tokens_and_the_prompt_matches_inference() {
 #[test]
 fn packed_samples_compute_what_they_compute_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::load(&tiny_model(dir.path())).unwrap();
-    let model = engine.model();
+    let engine = Engine::load_dense(&tiny_model(dir.path())).unwrap();
+    let model = engine.model().unwrap();
     let device = Device::default();
     let a: Vec<i64> = vec![40, 41, 42, 43, 44];
     let b: Vec<i64> = vec![50, 51, 52];
@@ -170,9 +170,10 @@ fn merged_lora_gives_the_adapters_logits() {
     );
     let adapted = f32_values(model.forward(ids.clone()).unwrap()).unwrap();
     let base = f32_values(
-        Engine::load(&path)
+        Engine::load_dense(&path)
             .unwrap()
             .model()
+            .unwrap()
             .forward(ids.clone())
             .unwrap(),
     )
