@@ -291,7 +291,7 @@ impl QMatrix {
         let len = count * self.cols;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         out.spare_capacity_mut()[..len]
-            .par_chunks_mut(ROWS_PER_TASK * self.cols)
+            .par_chunks_mut((ROWS_PER_TASK * self.cols).max(1))
             .enumerate()
             .for_each(|(task, chunk)| self.dequantise_rows(first + task * ROWS_PER_TASK, chunk));
         // SAFETY: `dequantise_rows` wrote every one of the `len` values: each
@@ -851,5 +851,8 @@ mod tests {
     #[test]
     fn odd_widths_are_refused() {
         assert!(QMatrix::from_f32(&[0.0; 40], 2, 20).is_none());
+        // Zero columns are a multiple of the block: an empty matrix, not a panic.
+        let empty = QMatrix::from_f32(&[], 3, 0).unwrap();
+        assert!(empty.to_f32().is_empty() && empty.row_f32(2).unwrap().is_empty());
     }
 }
