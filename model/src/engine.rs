@@ -119,11 +119,8 @@ impl Engine {
     pub fn load_on(path: &Path, device: Device) -> Result<Self> {
         if !path.is_dir() {
             let gguf = open_gguf(path)?;
-            let src = GgufWeights {
-                file: &gguf.file,
-                config: &gguf.config,
-            };
-            if let Some(packed) = Packed::from_source(&gguf.config, &src, Packing::ExactOnly)? {
+            let packed = Packed::from_source(&gguf.config, &gguf.weights(), Packing::ExactOnly)?;
+            if let Some(packed) = packed {
                 return Ok(Self {
                     weights: Weights::Lean(packed),
                     config: gguf.config,
@@ -134,6 +131,9 @@ impl Engine {
                     prefixes: Mutex::new(PrefixCache::new(prefix_entries()?)),
                 });
             }
+            // The file stays open: the f32 module is read from it.
+            let parts = gguf.into_parts(&device)?;
+            return Self::from_parts(parts, device, path);
         }
         Self::load_dense_on(path, device)
     }
@@ -147,13 +147,17 @@ impl Engine {
     /// [`Self::load_dense`] onto `device`.
     pub fn load_dense_on(path: &Path, device: Device) -> Result<Self> {
         let parts = Self::load_parts(path, &device)?;
+        Self::from_parts(parts, device, path)
+    }
+
+    fn from_parts(parts: ModelParts, device: Device, source: &Path) -> Result<Self> {
         Self::assemble(
             parts.model,
             parts.config,
             parts.tokenizer,
             parts.template,
             device,
-            path,
+            source,
         )
     }
 
@@ -163,21 +167,7 @@ impl Engine {
         if path.is_dir() {
             return Self::load_hf_dir(path, device);
         }
-        let gguf = open_gguf(path)?;
-        let model = Llama::load(
-            &gguf.config,
-            &GgufWeights {
-                file: &gguf.file,
-                config: &gguf.config,
-            },
-            device,
-        )?;
-        Ok(ModelParts {
-            model,
-            config: gguf.config,
-            tokenizer: gguf.tokenizer,
-            template: gguf.template,
-        })
+        open_gguf(path)?.into_parts(device)
     }
 
     /// The engine of a loaded model, with its weights packed for decoding.
@@ -511,6 +501,26 @@ struct OpenGguf {
     config: LlamaConfig,
     tokenizer: TextTokenizer,
     template: ChatTemplate,
+}
+
+impl OpenGguf {
+    fn weights(&self) -> GgufWeights<'_> {
+        GgufWeights {
+            file: &self.file,
+            config: &self.config,
+        }
+    }
+
+    /// The f32 module read from the file, with the tokenizer and template.
+    fn into_parts(self, device: &Device) -> Result<ModelParts> {
+        let model = Llama::load(&self.config, &self.weights(), device)?;
+        Ok(ModelParts {
+            model,
+            config: self.config,
+            tokenizer: self.tokenizer,
+            template: self.template,
+        })
+    }
 }
 
 fn open_gguf(path: &Path) -> Result<OpenGguf> {
