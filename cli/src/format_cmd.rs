@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use toolgrad_format::config::FormatConfig;
 use toolgrad_format::import::Format as ImportFormat;
 use toolgrad_format::output::{read_samples, FormatSummary};
-use toolgrad_format::stats::{csv, describe, markdown};
+use toolgrad_format::stats::{csv, describe, markdown, shapes_markdown};
 
 #[derive(Args)]
 pub struct FormatArgs {
@@ -139,7 +139,11 @@ fn report_datasets(dirs: &[PathBuf], out: Option<&Path>) -> Result<ExitCode> {
             .unwrap_or_else(|| dir.display().to_string());
         rows.push(describe(&name, &samples));
     }
-    let table = markdown(&rows);
+    let table = format!(
+        "{}\nBFCL call shapes of the positives:\n\n{}",
+        markdown(&rows),
+        shapes_markdown(&rows)
+    );
     print!("{table}");
     if let Some(out) = out {
         write(out, "datasets.md", &table)?;

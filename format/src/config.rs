@@ -66,6 +66,12 @@ pub struct FormatConfig {
     pub formats: Vec<OutputFormat>,
     /// Candidates per sample: the used tools plus distractors from the catalog.
     pub num_tools: usize,
+    /// The fewest candidates a sample may list. Unset, every sample lists
+    /// `num_tools`; set lower, each sample's count is drawn between the two
+    /// (and never below the tools it calls), so that some prompts list only
+    /// the functions they call, as BFCL's simple and parallel entries do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tools: Option<usize>,
     /// Irrelevance samples per positive sample.
     pub negative_ratio: f64,
     /// Share of workflows held out as the test split.
@@ -83,6 +89,7 @@ impl Default for FormatConfig {
         Self {
             formats: OutputFormat::ALL.to_vec(),
             num_tools: 10,
+            min_tools: None,
             negative_ratio: 0.2,
             test_ratio: 0.1,
             seed: 42,
@@ -114,6 +121,14 @@ impl FormatConfig {
         if !(1..=1000).contains(&self.num_tools) {
             return Err("`num_tools` must be between 1 and 1000".into());
         }
+        if let Some(min) = self.min_tools {
+            if !(1..=self.num_tools).contains(&min) {
+                return Err(format!(
+                    "`min_tools` must be between 1 and `num_tools` ({}), not {min}",
+                    self.num_tools
+                ));
+            }
+        }
         if !(0.0..=10.0).contains(&self.negative_ratio) {
             return Err("`negative_ratio` must be between 0 and 10".into());
         }
@@ -124,6 +139,15 @@ impl FormatConfig {
             return Err("`description_cap` must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// How many candidates one sample lists: `num_tools`, or a count drawn
+    /// from `min_tools..=num_tools` when that range is wider than one.
+    pub fn candidate_count(&self, rng: &mut impl rand::Rng) -> usize {
+        match self.min_tools {
+            Some(min) if min < self.num_tools => rng.random_range(min..=self.num_tools),
+            _ => self.num_tools,
+        }
     }
 
     /// SHA-256 of the settings, for the dataset card.
@@ -137,6 +161,43 @@ impl FormatConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidate_counts_span_min_tools_to_num_tools() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let fixed = FormatConfig {
+            num_tools: 3,
+            ..FormatConfig::default()
+        };
+        assert!((0..50).all(|_| fixed.candidate_count(&mut rng) == 3));
+        let ranged = FormatConfig {
+            min_tools: Some(1),
+            ..fixed.clone()
+        };
+        let counts: std::collections::BTreeSet<usize> =
+            (0..200).map(|_| ranged.candidate_count(&mut rng)).collect();
+        assert_eq!(counts.into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            fixed.hash(),
+            FormatConfig {
+                min_tools: None,
+                ..fixed.clone()
+            }
+            .hash()
+        );
+        assert_ne!(fixed.hash(), ranged.hash());
+        let error = FormatConfig {
+            min_tools: Some(4),
+            ..fixed
+        }
+        .check()
+        .unwrap_err();
+        assert!(
+            error.contains("min_tools") && error.contains('4'),
+            "{error}"
+        );
+    }
 
     #[test]
     fn bad_fields_are_named() {

@@ -21,7 +21,7 @@ use crate::error::{FormatError, Result};
 use crate::positions::{histogram, PositionTest};
 use crate::render::{check_python_target, python_target, render};
 use crate::sample::Sample;
-use crate::stats::{describe, markdown, DatasetStats};
+use crate::stats::{describe, markdown, shapes_markdown, DatasetStats};
 use crate::workflows::Split;
 
 /// The neutral samples file inside a formatted dataset.
@@ -229,6 +229,8 @@ pub fn card(summary: &FormatSummary) -> String {
     text.push_str(FORMAT_NOTES);
     text.push_str("\n## Statistics\n\n");
     text.push_str(&markdown(std::slice::from_ref(&summary.stats)));
+    text.push_str("\nBFCL call shapes of the positives:\n\n");
+    text.push_str(&shapes_markdown(std::slice::from_ref(&summary.stats)));
     let test = &summary.answer_positions;
     text.push_str(&format!(
         "\n## Answer positions\n\nWhere the called tools sit among the {} shuffled candidates (positives with exactly {} candidates):\n\n| position | {} |\n|---|{}\n| answers | {} |\n\n",

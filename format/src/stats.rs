@@ -26,6 +26,8 @@ pub struct DatasetStats {
     pub max_chain_depth: usize,
     /// Share of positives with a function called more than once (BFCL's parallel shape).
     pub parallel_share: f64,
+    /// How the positives split over BFCL's non-live AST shapes.
+    pub shapes: ShapeShares,
     pub unique_tools: usize,
     /// Distinct families of the called tools; 0 when the source names none.
     pub unique_domains: usize,
@@ -38,6 +40,66 @@ pub struct DatasetStats {
     pub near_duplicate_queries: f64,
     /// Share of positives with a near-duplicate tool-chain signature.
     pub near_duplicate_chains: f64,
+}
+
+/// A positive sample's call shape, in BFCL's non-live AST terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One call, and the prompt lists only its function (`simple_*`).
+    Simple,
+    /// One call, chosen among several listed functions (`multiple`).
+    Multiple,
+    /// One function called several times (`parallel`).
+    Parallel,
+    /// Several functions, at least one of them called more than once
+    /// (`parallel_multiple` as its name says).
+    ParallelMultiple,
+    /// Several functions, each called once (BFCL files these under
+    /// `parallel_multiple` too).
+    Distinct,
+}
+
+impl Shape {
+    /// The shape of a positive sample: the calls of its flat target and the
+    /// number of functions its prompt lists.
+    pub fn of(sample: &Sample) -> Shape {
+        let mut names: Vec<&str> = sample.calls.iter().map(|c| c.name.as_str()).collect();
+        let calls = names.len();
+        names.sort_unstable();
+        names.dedup();
+        match (calls, names.len()) {
+            (0 | 1, _) if sample.tools.len() <= 1 => Shape::Simple,
+            (0 | 1, _) => Shape::Multiple,
+            (_, 1) => Shape::Parallel,
+            (c, d) if c > d => Shape::ParallelMultiple,
+            _ => Shape::Distinct,
+        }
+    }
+}
+
+/// Shares of the positives in each [`Shape`]; they sum to 1 when there are positives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ShapeShares {
+    pub simple: f64,
+    pub multiple: f64,
+    pub parallel: f64,
+    pub parallel_multiple: f64,
+    pub distinct: f64,
+}
+
+fn shape_shares(positives: &[&Sample]) -> ShapeShares {
+    let mut counts = [0usize; 5];
+    for sample in positives {
+        counts[Shape::of(sample) as usize] += 1;
+    }
+    let share = |n: usize| n as f64 / positives.len().max(1) as f64;
+    ShapeShares {
+        simple: share(counts[Shape::Simple as usize]),
+        multiple: share(counts[Shape::Multiple as usize]),
+        parallel: share(counts[Shape::Parallel as usize]),
+        parallel_multiple: share(counts[Shape::ParallelMultiple as usize]),
+        distinct: share(counts[Shape::Distinct as usize]),
+    }
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -201,6 +263,7 @@ pub fn describe(name: &str, samples: &[Sample]) -> DatasetStats {
         mean_chain_depth: mean(depths.iter().map(|&d| d as f64)),
         max_chain_depth: depths.iter().copied().max().unwrap_or(0),
         parallel_share: share(parallel),
+        shapes: shape_shares(&positives),
         unique_tools: called.len(),
         unique_domains: domains.len(),
         query_words_mean: mean(lengths.iter().map(|&l| l as f64)),
@@ -232,14 +295,35 @@ pub fn markdown(rows: &[DatasetStats]) -> String {
     out
 }
 
+/// The BFCL shape histogram of each dataset as a markdown table.
+pub fn shapes_markdown(rows: &[DatasetStats]) -> String {
+    let mut out = String::from(
+        "| dataset | simple | multiple | parallel | parallel multiple | several, none repeated |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let s = &r.shapes;
+        out.push_str(&format!(
+            "| {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % |\n",
+            r.name,
+            100.0 * s.simple,
+            100.0 * s.multiple,
+            100.0 * s.parallel,
+            100.0 * s.parallel_multiple,
+            100.0 * s.distinct,
+        ));
+    }
+    out
+}
+
 /// The statistics as CSV (RFC 4180 quoting of the name).
 pub fn csv(rows: &[DatasetStats]) -> String {
     let mut out = String::from(
-        "dataset,samples,negatives,calls_per_sample,chains_per_sample,mean_chain_depth,max_chain_depth,parallel_share,unique_tools,unique_domains,query_words_mean,query_words_p50,query_words_p90,distinct_1,distinct_2,near_duplicate_queries,near_duplicate_chains\n",
+        "dataset,samples,negatives,calls_per_sample,chains_per_sample,mean_chain_depth,max_chain_depth,parallel_share,unique_tools,unique_domains,query_words_mean,query_words_p50,query_words_p90,distinct_1,distinct_2,near_duplicate_queries,near_duplicate_chains,shape_simple,shape_multiple,shape_parallel,shape_parallel_multiple,shape_distinct\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "\"{}\",{},{},{:.4},{:.4},{:.4},{},{:.4},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4}\n",
+            "\"{}\",{},{},{:.4},{:.4},{:.4},{},{:.4},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}\n",
             r.name.replace('"', "\"\""),
             r.samples,
             r.negatives,
@@ -257,6 +341,11 @@ pub fn csv(rows: &[DatasetStats]) -> String {
             r.distinct_2,
             r.near_duplicate_queries,
             r.near_duplicate_chains,
+            r.shapes.simple,
+            r.shapes.multiple,
+            r.shapes.parallel,
+            r.shapes.parallel_multiple,
+            r.shapes.distinct,
         ));
     }
     out
@@ -282,6 +371,55 @@ mod tests {
         let rate = near_duplicate_rate(&sets);
         assert!((rate - 0.5).abs() < 1e-9, "{rate}");
         assert_eq!(near_duplicate_rate(&sets[2..]), 0.0);
+    }
+
+    fn shaped(listed: usize, calls: &[&str]) -> Sample {
+        let function = |name: String| crate::sample::Function {
+            name,
+            description: String::new(),
+            parameters: serde_json::json!({"type": "object"}),
+            family: String::new(),
+        };
+        Sample {
+            id: String::new(),
+            source: String::new(),
+            query: String::new(),
+            tools: (0..listed).map(|i| function(format!("f{i}"))).collect(),
+            calls: calls
+                .iter()
+                .map(|name| crate::sample::Call {
+                    name: (*name).into(),
+                    arguments: Default::default(),
+                })
+                .collect(),
+            chain_lengths: vec![1; calls.len()],
+            negative: false,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn call_shapes_follow_bfcl_categories() {
+        assert_eq!(Shape::of(&shaped(1, &["a"])), Shape::Simple);
+        assert_eq!(Shape::of(&shaped(3, &["a"])), Shape::Multiple);
+        assert_eq!(Shape::of(&shaped(1, &["a", "a"])), Shape::Parallel);
+        assert_eq!(Shape::of(&shaped(3, &["a", "a", "a"])), Shape::Parallel);
+        assert_eq!(
+            Shape::of(&shaped(3, &["a", "b", "a"])),
+            Shape::ParallelMultiple
+        );
+        assert_eq!(Shape::of(&shaped(3, &["a", "b"])), Shape::Distinct);
+        let samples = [
+            shaped(1, &["a"]),
+            shaped(2, &["a"]),
+            shaped(2, &["a", "b", "b"]),
+        ];
+        let shares = shape_shares(&samples.iter().collect::<Vec<_>>());
+        assert_eq!(shares.simple, 1.0 / 3.0);
+        assert_eq!(shares.multiple, 1.0 / 3.0);
+        assert_eq!(shares.parallel_multiple, 1.0 / 3.0);
+        assert_eq!(shares.parallel + shares.distinct, 0.0);
+        assert_eq!(shape_shares(&[]), ShapeShares::default());
     }
 
     #[test]

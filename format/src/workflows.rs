@@ -294,7 +294,7 @@ fn positive(
         .filter(|t| !used_names.contains(t.name.as_str()))
         .collect();
     let mut rng = seeded(&[config.seed, 3, hash_str(&record.id)]);
-    let wanted = config.num_tools.saturating_sub(used.len());
+    let wanted = config.candidate_count(&mut rng).saturating_sub(used.len());
     let mut candidates = used.clone();
     candidates.extend(distractors(&pool, &mut taken, wanted, &mut rng));
     candidates.shuffle(&mut rng);
@@ -345,7 +345,8 @@ fn negative(
     }
     let mut rng = seeded(&[config.seed, 4, hash_str(&record.id)]);
     let mut taken = HashSet::new();
-    let candidates = distractors(&pool, &mut taken, config.num_tools, &mut rng);
+    let count = config.candidate_count(&mut rng);
+    let candidates = distractors(&pool, &mut taken, count, &mut rng);
     Ok(Sample {
         id: format!("{}-neg", record.id),
         source: "toolgrad".into(),

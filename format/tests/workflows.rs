@@ -361,3 +361,34 @@ fn the_shipped_format_configs_load() {
     }
     assert!(loaded >= 1);
 }
+
+/// Issue 12's goal: the offline default, formatted for SmolLM2, covers BFCL's
+/// four non-live AST shapes, each in at least 10 % of the positives.
+#[tokio::test]
+async fn offline_samples_cover_bfcl_call_shapes() {
+    let run = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    offline_run(500, run.path()).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let config = FormatConfig::load(&dir.join("format-smollm2.toml")).unwrap();
+    let summary = format_run(run.path(), out.path(), &config, "test").unwrap();
+    let shapes = summary.stats.shapes;
+    for (name, share) in [
+        ("simple", shapes.simple),
+        ("multiple", shapes.multiple),
+        ("parallel", shapes.parallel),
+        ("parallel multiple", shapes.parallel_multiple),
+    ] {
+        assert!(
+            share >= 0.10,
+            "{name}: {:.1} % of positives ({shapes:?})",
+            100.0 * share
+        );
+    }
+    let total = shapes.simple
+        + shapes.multiple
+        + shapes.parallel
+        + shapes.parallel_multiple
+        + shapes.distinct;
+    assert!((total - 1.0).abs() < 1e-9, "{shapes:?}");
+}

@@ -166,6 +166,55 @@ unsafe fn dequantise_q8_avx512(quants: &[i8], d: &[f32], out: &mut [MaybeUninit<
     }
 }
 
+/// [`dequantise_q4_1_scalar`] eight values at a time, to the same bits, for
+/// CPUs with AVX2 but not AVX-512 (the prefill dequantises every layer).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dequantise_q4_1_avx2(nibbles: &[u8], d: &[f32], m: &[f32], out: &mut [MaybeUninit<f32>]) {
+    use std::arch::x86_64::*;
+    let blocks = d
+        .len()
+        .min(m.len())
+        .min(nibbles.len() / (BLOCK / 2))
+        .min(out.len() / BLOCK);
+    let low_bits = _mm256_set1_epi32(0x0f);
+    for b in 0..blocks {
+        let (scale, min) = (_mm256_set1_ps(d[b]), _mm256_set1_ps(m[b]));
+        let dst = out.as_mut_ptr().add(b * BLOCK).cast::<f32>();
+        for half in 0..2 {
+            let bytes = _mm_loadl_epi64(nibbles.as_ptr().add(b * BLOCK / 2 + half * 8).cast());
+            let codes = _mm256_cvtepu8_epi32(bytes);
+            let low = _mm256_cvtepi32_ps(_mm256_and_si256(codes, low_bits));
+            let high = _mm256_cvtepi32_ps(_mm256_srli_epi32(codes, 4));
+            _mm256_storeu_ps(
+                dst.add(half * 8),
+                _mm256_add_ps(_mm256_mul_ps(low, scale), min),
+            );
+            _mm256_storeu_ps(
+                dst.add(BLOCK / 2 + half * 8),
+                _mm256_add_ps(_mm256_mul_ps(high, scale), min),
+            );
+        }
+    }
+}
+
+/// [`dequantise_q8`] eight values at a time, to the same bits (AVX2).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dequantise_q8_avx2(quants: &[i8], d: &[f32], out: &mut [MaybeUninit<f32>]) {
+    use std::arch::x86_64::*;
+    let blocks = d.len().min(quants.len() / BLOCK).min(out.len() / BLOCK);
+    for (b, &d) in d[..blocks].iter().enumerate() {
+        let scale = _mm256_set1_ps(d);
+        for part in 0..4 {
+            let at = b * BLOCK + part * 8;
+            let codes = _mm256_cvtepi8_epi32(_mm_loadl_epi64(quants.as_ptr().add(at).cast()));
+            let dst = out.as_mut_ptr().add(at).cast::<f32>();
+            _mm256_storeu_ps(dst, _mm256_mul_ps(_mm256_cvtepi32_ps(codes), scale));
+        }
+    }
+}
+
 /// The Q4_1 codes of one block, packed into `nibbles`, and its (scale, min),
 /// if every value is exactly `code · scale + min` (as the dequantiser computes
 /// it); `None` otherwise.
@@ -280,8 +329,8 @@ impl QMatrix {
     }
 
     /// The whole matrix as row-major f32 values. A prefill dequantises every
-    /// layer this way, so the output is not zeroed first and Q4_1 blocks
-    /// decode with AVX-512 where the CPU has it (criterion bench `qmatvec`).
+    /// layer this way, so the output is not zeroed first and blocks decode
+    /// with AVX-512 or AVX2 where the CPU has it (criterion bench `qmatvec`).
     pub fn to_f32(&self) -> Vec<f32> {
         self.rows_f32(0, self.rows)
     }
@@ -312,6 +361,11 @@ impl QMatrix {
                     // SAFETY: the CPU has AVX-512F; the lengths are checked inside.
                     return unsafe { dequantise_q8_avx512(q, d, out) };
                 }
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2; the lengths are checked inside.
+                    return unsafe { dequantise_q8_avx2(q, d, out) };
+                }
                 for (o, v) in out.iter_mut().zip(dequantise_q8(q, d)) {
                     o.write(v);
                 }
@@ -328,6 +382,11 @@ impl QMatrix {
                     // SAFETY: the CPU has AVX-512F; `bytes` holds 16 bytes and
                     // `out` 32 values for each of the blocks in `d` and `m`.
                     return unsafe { dequantise_q4_1_avx512(bytes, d, m, out) };
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2; as above.
+                    return unsafe { dequantise_q4_1_avx2(bytes, d, m, out) };
                 }
                 dequantise_q4_1_scalar(bytes, d, m, out);
             }
@@ -774,6 +833,15 @@ mod tests {
         // SAFETY: every value was initialised above.
         let scalar: Vec<f32> = scalar.iter().map(|v| unsafe { v.assume_init() }).collect();
         assert_eq!(bits(&scalar), bits(&grid));
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            let mut avx2 = vec![MaybeUninit::new(f32::NAN); rows * cols];
+            // SAFETY: the CPU has AVX2; the buffers hold whole blocks.
+            unsafe { dequantise_q4_1_avx2(nibbles, scales, mins, &mut avx2) };
+            // SAFETY: every value was initialised above.
+            let avx2: Vec<f32> = avx2.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(bits(&avx2), bits(&grid));
+        }
         // Weights a Q8_0 file decodes to (codes up to ±127 times an f16 scale).
         let q8_values: Vec<f32> = (0..rows * cols)
             .map(|i| {
@@ -789,6 +857,18 @@ mod tests {
         let q8 = QMatrix::from_f32(&q8_values, rows, cols).unwrap();
         assert!(!q8.is_q4_1() && q8.is_exact());
         assert_eq!(bits(&q8.to_f32()), bits(&q8_values));
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            let Layout::Q8 { quants, scales } = &q8.layout else {
+                unreachable!()
+            };
+            let mut avx2 = vec![MaybeUninit::new(f32::NAN); rows * cols];
+            // SAFETY: the CPU has AVX2; the buffers hold whole blocks.
+            unsafe { dequantise_q8_avx2(quants, scales, &mut avx2) };
+            // SAFETY: every value was initialised above.
+            let avx2: Vec<f32> = avx2.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(bits(&avx2), bits(&q8_values));
+        }
         // Arbitrary weights are approximated, and the matrix knows it.
         let arbitrary = activation(rows * cols, 3);
         let approx = QMatrix::from_f32(&arbitrary, rows, cols).unwrap();

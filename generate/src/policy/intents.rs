@@ -120,8 +120,8 @@ impl Intent {
 }
 
 use Form::{
-    Compounding, Country, Currency, Date, DateTime, Language, Money, Percent, Quoted, Raw, Unit,
-    Zone,
+    Compounding, Country, Currency, Date, DateTime, Language, Money, Ordinal, Percent, Quoted, Raw,
+    Unit, Zone,
 };
 use Source::{After, From, Int, Near, Num, Pool, Same, Shared, Str};
 
@@ -385,8 +385,8 @@ pub const INTENTS: &[Intent] = &[
                     arg("date", Pool("date"), Date),
                 ],
                 after: Some("nearest"),
-                repeat: 0,
-                vary: None,
+                repeat: 1,
+                vary: Some("date"),
                 asks: &["when the sun sets in {city} on {date}"],
                 asks_ref: &["when the sun sets there on {date}"],
                 tells: &["On {date} the sun sets at {@sunset_local} in {city}."],
@@ -767,14 +767,17 @@ pub const INTENTS: &[Intent] = &[
                 tool: "percentile",
                 args: &[
                     arg("numbers", Same("summary", "numbers"), Raw),
-                    arg("p", Pool("percent"), Raw),
+                    arg("p", Pool("percent"), Ordinal),
                 ],
                 after: Some("summary"),
-                repeat: 0,
-                vary: None,
-                asks: &["the {p}th percentile of {numbers}", "their {p}th percentile"],
+                repeat: 2,
+                vary: Some("p"),
+                asks: &[
+                    "the {p} {n:percentile|percentiles} of {numbers}",
+                    "their {p} {n:percentile|percentiles}",
+                ],
                 asks_ref: &[],
-                tells: &["The {p}th percentile is {@value}."],
+                tells: &["The {p} percentile is {@value}."],
             },
         ],
     },
@@ -796,11 +799,11 @@ pub const INTENTS: &[Intent] = &[
                     arg("to_unit", Str(&["oz", "lb"]), Unit),
                 ],
                 after: None,
-                repeat: 0,
-                vary: None,
+                repeat: 1,
+                vary: Some("value"),
                 asks: &[
-                    "what {value} {from_unit} is in {to_unit}",
-                    "how many {to_unit} {value} {from_unit} comes to",
+                    "what {value} {from_unit} {n:is|are} in {to_unit}",
+                    "how many {to_unit} {value} {from_unit} {n:comes|come} to",
                     "{value} {from_unit} of flour in {to_unit}",
                 ],
                 asks_ref: &[],
@@ -815,10 +818,10 @@ pub const INTENTS: &[Intent] = &[
                     arg("to_unit", Str(&["cup_us", "fl_oz_us"]), Unit),
                 ],
                 after: None,
-                repeat: 0,
-                vary: None,
+                repeat: 1,
+                vary: Some("value"),
                 asks: &[
-                    "what {value} {from_unit} is in {to_unit}",
+                    "what {value} {from_unit} {n:is|are} in {to_unit}",
                     "how many {to_unit} make {value} {from_unit}",
                     "{value} {from_unit} of milk in {to_unit}",
                 ],

@@ -45,6 +45,10 @@ pub struct Plan {
     pub target: usize,
     /// Whether repeatable steps repeat (BFCL's parallel shape).
     pub parallel: bool,
+    /// Whether steps not yet called come before repeats of called ones, so
+    /// that a repeated step shares the request with others (BFCL's parallel
+    /// multiple shape) instead of filling it alone.
+    pub breadth_first: bool,
     seed: u64,
 }
 
@@ -64,15 +68,16 @@ impl Plan {
             .map(|s| 1 + if parallel { s.repeat } else { 0 })
             .sum();
         let target = match rng.random::<f64>() {
-            x if x < 0.3 => 1,
-            x if x < 0.65 => 2,
-            x if x < 0.9 => 3,
+            x if x < 0.25 => 1,
+            x if x < 0.55 => 2,
+            x if x < 0.85 => 3,
             _ => 4,
         };
         Some(Plan {
             intent,
             target: target.min(capacity),
             parallel,
+            breadth_first: seeded(&[seed, 0xB4EA]).random_bool(0.5),
             seed,
         })
     }
@@ -107,6 +112,9 @@ impl Plan {
         }
         let mut order: Vec<usize> = (0..self.intent.steps.len()).collect();
         order.shuffle(&mut seeded(&[self.seed, 0x0FDE]));
+        if self.breadth_first {
+            order.sort_by_key(|&i| progress[i].len());
+        }
         order
             .into_iter()
             .filter(|&i| {

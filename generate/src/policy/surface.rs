@@ -32,6 +32,8 @@ pub enum Form {
     Unit,
     /// Compounding periods per year, written as "quarterly".
     Compounding,
+    /// A whole number written as an ordinal: `90` as "90th".
+    Ordinal,
     /// A text, quoted.
     Quoted,
 }
@@ -149,13 +151,17 @@ pub fn render(form: Form, value: &Value, style: Style) -> Option<String> {
             ],
             &value.as_i64()?.to_string(),
         ),
+        Form::Ordinal => {
+            let n = value.as_u64()?;
+            Some(format!("{n}{}", ordinal(u32::try_from(n % 100).ok()?)))
+        }
         Form::Quoted => Some(format!("\"{}\"", value.as_str()?)),
     }
 }
 
 /// Every way [`render`] can write `value`, over all forms and styles.
 pub fn renderings(value: &Value) -> Vec<String> {
-    const FORMS: [Form; 12] = [
+    const FORMS: [Form; 13] = [
         Form::Raw,
         Form::Date,
         Form::DateTime,
@@ -167,6 +173,7 @@ pub fn renderings(value: &Value) -> Vec<String> {
         Form::Language,
         Form::Unit,
         Form::Compounding,
+        Form::Ordinal,
         Form::Quoted,
     ];
     let mut out: Vec<String> = Vec::new();
