@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use toolgrad_core::paths::default_model_path;
+use toolgrad_model::device::DeviceChoice;
 use toolgrad_train::config::TrainConfig;
 use toolgrad_train::trainer::{train as run_training, TrainRequest};
 
@@ -33,6 +34,10 @@ pub struct TrainArgs {
     /// Overrides the config's `max_steps`.
     #[arg(long)]
     max_steps: Option<usize>,
+    /// Where the steps run: `cpu`, or `wgpu` / `wgpu:N` in a build with the
+    /// `gpu` feature; overrides the config's `device`.
+    #[arg(long)]
+    device: Option<DeviceChoice>,
 }
 
 pub fn train(args: TrainArgs) -> Result<ExitCode> {
@@ -42,6 +47,9 @@ pub fn train(args: TrainArgs) -> Result<ExitCode> {
     };
     if args.max_steps.is_some() {
         config.max_steps = args.max_steps;
+    }
+    if let Some(device) = args.device {
+        config.device = device;
     }
     let model = args
         .model

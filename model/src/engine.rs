@@ -109,9 +109,9 @@ fn prefix_entries() -> Result<usize> {
 impl Engine {
     /// Loads a `.gguf` file, or an HF directory (`config.json`, `*.safetensors`,
     /// `tokenizer.json`, optional `tokenizer_config.json` with the chat template),
-    /// on the default device.
+    /// on the CPU.
     pub fn load(path: &Path) -> Result<Self> {
-        Self::load_on(path, Device::default())
+        Self::load_on(path, crate::device::cpu())
     }
 
     /// Loads a model onto `device` for inference: lean when the file allows
@@ -139,9 +139,9 @@ impl Engine {
     }
 
     /// Loads a model keeping its f32 weights, for f32 reference decoding and
-    /// export, on the default device.
+    /// export, on the CPU.
     pub fn load_dense(path: &Path) -> Result<Self> {
-        Self::load_dense_on(path, Device::default())
+        Self::load_dense_on(path, crate::device::cpu())
     }
 
     /// [`Self::load_dense`] onto `device`.

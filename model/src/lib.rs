@@ -10,6 +10,7 @@ pub mod config;
 pub mod constrain;
 mod decode;
 pub mod decoding;
+pub mod device;
 pub mod engine;
 pub mod error;
 pub mod gguf;

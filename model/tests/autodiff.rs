@@ -1,7 +1,7 @@
 //! The inference model is also the training model: on an autodiff device the
 //! same module computes a next-token loss whose gradients reach every projection.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use toolgrad_model::config::LlamaConfig;
 use toolgrad_model::gguf::GgufFile;
 use toolgrad_model::llama::Llama;
@@ -15,7 +15,7 @@ fn gradients_flow_through_the_model() {
     write_synthetic_gguf(&path, &SyntheticSpec::default()).unwrap();
     let file = GgufFile::open(&path).unwrap();
     let config = LlamaConfig::from_gguf(&file).unwrap();
-    let device = Device::default().autodiff();
+    let device = toolgrad_model::device::cpu().autodiff();
     let model = Llama::load(
         &config,
         &GgufWeights {

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toolgrad_model::device::DeviceChoice;
 use toolgrad_model::lora::LoraSpec;
 
 use crate::error::{Result, TrainError};
@@ -79,6 +80,10 @@ pub struct TrainConfig {
     /// Rows of logits computed at once in the loss (bounds `rows × vocab` memory).
     pub loss_chunk: usize,
     pub export_dtype: ExportFormat,
+    /// Where the steps run: `cpu` (burn's flex backend), or `wgpu` / `wgpu:N`
+    /// in a build with the `gpu` feature. `--device` overrides it.
+    #[serde(skip_serializing_if = "DeviceChoice::is_cpu")]
+    pub device: DeviceChoice,
 }
 
 impl Default for TrainConfig {
@@ -109,6 +114,7 @@ impl Default for TrainConfig {
             save_every: 50,
             loss_chunk: 256,
             export_dtype: ExportFormat::F32,
+            device: DeviceChoice::Cpu,
         }
     }
 }
@@ -224,6 +230,8 @@ impl TrainConfig {
         let mut shaping = self.clone();
         shaping.eval_every = 0;
         shaping.save_every = 1;
+        // A run may resume on another device.
+        shaping.device = DeviceChoice::Cpu;
         serde_json::to_string(&shaping).unwrap_or_default()
     }
 }
@@ -282,12 +290,30 @@ mod tests {
             ),
             ("beta2 = 1.0", "beta2"),
             ("nonsense = 3", "toml"),
+            ("device = \"cuda\"", "device"),
         ] {
             let path = dir.path().join("c.toml");
             std::fs::write(&path, text).unwrap();
             let error = TrainConfig::load(&path).unwrap_err().to_string();
             assert!(error.contains(field), "{text}: {error}");
             assert!(error.contains("c.toml"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_device_parses_and_does_not_change_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "device = \"wgpu:1\"\n").unwrap();
+        let config = TrainConfig::load(&path).unwrap();
+        assert_eq!(config.device, DeviceChoice::Wgpu(Some(1)));
+        assert_eq!(config.fingerprint(), TrainConfig::default().fingerprint());
+        #[cfg(not(feature = "wgpu"))]
+        {
+            let error = crate::trainer::training_device(&config)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("--features gpu"), "{error}");
         }
     }
 }

@@ -173,16 +173,17 @@ fn split(mut samples: Vec<Encoded>, config: &TrainConfig) -> (Vec<Encoded>, Vec<
     (samples, eval)
 }
 
-/// The training device: the default backend (flex on CPU) with autodiff.
-pub fn training_device() -> Device {
-    Device::default().autodiff()
+/// The training device: the configured backend (flex on the CPU by
+/// default) with autodiff.
+pub fn training_device(config: &TrainConfig) -> Result<Device> {
+    Ok(config.device.device()?.autodiff())
 }
 
 /// Runs (or resumes) a training run and exports the result.
 pub fn train(request: &TrainRequest) -> Result<TrainReport> {
     let config = &request.config;
     let started = Instant::now();
-    let device = training_device();
+    let device = training_device(config)?;
     let ModelParts {
         model,
         config: model_config,

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use toolgrad_core::llm::ChatMessage;
 use toolgrad_model::engine::Engine;
 use toolgrad_model::host::f32_values;
@@ -109,7 +109,7 @@ fn packed_samples_compute_what_they_compute_alone() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::load_dense(&tiny_model(dir.path())).unwrap();
     let model = engine.model().unwrap();
-    let device = Device::default();
+    let device = toolgrad_model::device::cpu();
     let a: Vec<i64> = vec![40, 41, 42, 43, 44];
     let b: Vec<i64> = vec![50, 51, 52];
     let run = |tokens: Vec<i64>, positions: Vec<usize>, segments: Vec<u32>| {
@@ -148,7 +148,7 @@ fn packed_samples_compute_what_they_compute_alone() {
 fn merged_lora_gives_the_adapters_logits() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_model(dir.path());
-    let device = Device::default().autodiff();
+    let device = toolgrad_model::device::cpu().autodiff();
     let parts = Engine::load_parts(&path, &device).unwrap();
     let spec = toolgrad_model::lora::LoraSpec {
         rank: 4,
@@ -166,7 +166,7 @@ fn merged_lora_gives_the_adapters_logits() {
     .valid();
     let ids: Tensor<2, Int> = Tensor::from_data(
         TensorData::new(vec![40i64, 41, 42, 43], [1, 4]),
-        &Device::default(),
+        &toolgrad_model::device::cpu(),
     );
     let adapted = f32_values(model.forward(ids.clone()).unwrap()).unwrap();
     let base = f32_values(
@@ -297,7 +297,7 @@ fn a_diverging_loss_stops_training_and_keeps_the_checkpoint() {
     let run = dir.join("run");
     let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
     assert_eq!(latest, format!("step-{:06}", step - 1));
-    let loaded = toolgrad_train::checkpoint::load_latest(&run, &Device::default())
+    let loaded = toolgrad_train::checkpoint::load_latest(&run, &toolgrad_model::device::cpu())
         .unwrap()
         .unwrap();
     assert_eq!(loaded.state.step, step - 1);
@@ -311,7 +311,7 @@ fn block_recompute_gives_the_whole_graph_gradients() {
     use toolgrad_train::step::{micro_grads, StepSpec};
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_model(dir.path());
-    let device = Device::default().autodiff();
+    let device = toolgrad_model::device::cpu().autodiff();
     let parts = Engine::load_parts(&path, &device).unwrap();
     let samples: Vec<_> = handful()
         .iter()

@@ -61,7 +61,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let device = Device::default().autodiff();
+    let device = toolgrad_model::device::cpu().autodiff();
     println!("| projection `in → out` | toolgrad ms/step | burn `module::Lora` ms/step | toolgrad speed-up |");
     println!("|---|---:|---:|---:|");
     for (name, d_in, d_out) in [

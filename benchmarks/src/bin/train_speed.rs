@@ -15,7 +15,6 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use burn::tensor::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use toolgrad_model::config::LlamaConfig;
@@ -135,7 +134,7 @@ fn main() {
     };
     let steps: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(4).max(2);
     let recompute = !args.iter().any(|a| a == "--no-recompute");
-    let device = Device::default().autodiff();
+    let device = toolgrad_model::device::cpu().autodiff();
     let rank = 64;
     let mut model = match Llama::load(&s.config, &RandomWeights { seed: 1 }, &device) {
         Ok(model) => model,
