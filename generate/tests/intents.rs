@@ -293,6 +293,39 @@ async fn offline_requests_read_like_one_persons_need() {
         }
     }
     assert!(appended >= 25, "{appended} linked calls");
+    // The textual gradient feeds back: each reason names the steps still
+    // missing, and the next proposal acts on the first of them it can run.
+    let mut acted = 0;
+    for entry in std::fs::read_dir(dir.path().join("trace")).unwrap() {
+        let trace: Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let iterations = trace.as_array().unwrap();
+        for pair in iterations.windows(2) {
+            let Some(reason) = pair[0]["gradient"]["reason"].as_str() else {
+                continue;
+            };
+            if pair[0]["gradient"]["chosen"].is_null() {
+                continue;
+            }
+            assert!(
+                reason.contains("Still missing: `") || reason.contains("request is complete."),
+                "{reason}"
+            );
+            let Some(first) = pair[1]["proposals"]["proposals"][0]["instruction"].as_str() else {
+                continue;
+            };
+            if first.ends_with("The last gradient says it is still missing.") {
+                let step = first.split('`').nth(1).unwrap();
+                let named = reason.split("Still missing: ").nth(1).unwrap();
+                assert!(named.contains(&format!("`{step}`")), "{reason} / {first}");
+                acted += 1;
+            }
+        }
+    }
+    assert!(
+        acted >= 100,
+        "only {acted} proposals acted on the last gradient"
+    );
     assert!(
         complete >= 400,
         "{complete} iterations saw a finished request"

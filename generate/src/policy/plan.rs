@@ -106,14 +106,19 @@ impl Plan {
 
     /// Steps that may run next, most wanted first; empty once the target is met.
     pub fn options(&self, progress: &Progress) -> Vec<usize> {
-        let made: usize = progress.iter().map(Vec::len).sum();
-        if made >= self.target {
+        self.options_for(&progress.iter().map(Vec::len).collect::<Vec<_>>())
+    }
+
+    /// [`Self::options`] given how many calls each step has made.
+    pub fn options_for(&self, calls: &[usize]) -> Vec<usize> {
+        let made: usize = calls.iter().sum();
+        if made >= self.target || calls.len() != self.intent.steps.len() {
             return Vec::new();
         }
         let mut order: Vec<usize> = (0..self.intent.steps.len()).collect();
         order.shuffle(&mut seeded(&[self.seed, 0x0FDE]));
         if self.breadth_first {
-            order.sort_by_key(|&i| progress[i].len());
+            order.sort_by_key(|&i| calls[i]);
         }
         order
             .into_iter()
@@ -121,8 +126,8 @@ impl Plan {
                 let step = &self.intent.steps[i];
                 let ready = step
                     .after
-                    .is_none_or(|after| self.index(after).is_some_and(|j| !progress[j].is_empty()));
-                ready && progress[i].len() < self.limit(step)
+                    .is_none_or(|after| self.index(after).is_some_and(|j| calls[j] > 0));
+                ready && calls[i] < self.limit(step)
             })
             .collect()
     }

@@ -27,7 +27,7 @@ use super::{
     QueryResponse, Report, RoleError, Selector,
 };
 use crate::derived::{derived_values, DerivedValue};
-use crate::workflow::{ChainTarget, MAX_CHAINS};
+use crate::workflow::{ChainTarget, Workflow, MAX_CHAINS};
 use toolgrad_tools::builtin::Env;
 use toolgrad_tools::{ToolBox, ToolSpec};
 
@@ -190,6 +190,19 @@ impl Proposer for RulePolicy {
                 .into_iter()
                 .filter(|&i| cx.sampled.iter().any(|t| t == plan.intent.steps[i].tool))
                 .collect();
+            // The last gradient names the steps still missing, most wanted
+            // first: the proposal acts on the first of them that may run now.
+            let wanted = cx.memory.last().and_then(|reason| {
+                missing_steps(reason)
+                    .into_iter()
+                    .find_map(|id| plan.index(&id).filter(|i| options.contains(i)))
+            });
+            let options: Vec<usize> = match wanted {
+                Some(w) => std::iter::once(w)
+                    .chain(options.iter().copied().filter(|&i| i != w))
+                    .collect(),
+                None => options,
+            };
             let Some(&best) = options.first() else {
                 let why = if made >= plan.target {
                     format!(
@@ -228,10 +241,15 @@ impl Proposer for RulePolicy {
                     } else {
                         "repeat with another value"
                     };
+                    let cue = if Some(i) == wanted {
+                        " The last gradient says it is still missing."
+                    } else {
+                        ""
+                    };
                     Proposal {
                         id: format!("p{}", k + 1),
                         instruction: format!(
-                            "Step `{}` of the `{name}` request ({verb}): {description}",
+                            "Step `{}` of the `{name}` request ({verb}): {description}{cue}",
                             step.id
                         ),
                         apis: vec![step.tool.to_owned()],
@@ -341,8 +359,9 @@ impl Selector for RulePolicy {
                 .step
                 .as_ref()
                 .map_or("", |s| s.action().tool.as_str());
-            let purpose = match self.plan(cx) {
-                Some((plan, _)) => match plan.intent.step_of_tool(tool) {
+            let plan = self.plan(cx).map(|(plan, _)| plan);
+            let purpose = match &plan {
+                Some(plan) => match plan.intent.step_of_tool(tool) {
                     Some((_, step)) => {
                         format!("step `{}` of the `{}` request", step.id, plan.intent.name)
                     }
@@ -350,6 +369,9 @@ impl Selector for RulePolicy {
                 },
                 None => "a call".to_owned(),
             };
+            let missing = plan
+                .as_ref()
+                .map(|plan| still_missing(plan, cx.workflow, tool));
             let evidence: Vec<String> = report
                 .data_flow
                 .iter()
@@ -376,6 +398,10 @@ impl Selector for RulePolicy {
                     ),
                 ),
             };
+            let reason = match missing {
+                Some(missing) => format!("{reason} {missing}"),
+                None => reason,
+            };
             Ok(Gradient {
                 chosen: Some(report.id.clone()),
                 reason,
@@ -384,6 +410,46 @@ impl Selector for RulePolicy {
             })
         })
     }
+}
+
+/// What the selector's reason says is left of the plan once the chosen call
+/// (to `tool`) joins the workflow: "Still missing: `a` (tool_a), `b` (tool_b)."
+/// or "The `name` request is complete."
+fn still_missing(plan: &Plan, workflow: &Workflow, tool: &str) -> String {
+    let mut calls = vec![0usize; plan.intent.steps.len()];
+    for step in workflow.steps() {
+        if let Some((i, _)) = plan.intent.step_of_tool(&step.action().tool) {
+            calls[i] += 1;
+        }
+    }
+    if let Some((i, _)) = plan.intent.step_of_tool(tool) {
+        calls[i] += 1;
+    }
+    let next = plan.options_for(&calls);
+    if next.is_empty() {
+        return format!("The `{}` request is complete.", plan.intent.name);
+    }
+    let named: Vec<String> = next
+        .iter()
+        .map(|&i| {
+            let step = &plan.intent.steps[i];
+            format!("`{}` ({})", step.id, step.tool)
+        })
+        .collect();
+    format!("{MISSING}{}.", named.join(", "))
+}
+
+const MISSING: &str = "Still missing: ";
+
+/// The step ids a reason written by [`still_missing`] names, in its order.
+fn missing_steps(reason: &str) -> Vec<String> {
+    let Some((_, list)) = reason.split_once(MISSING) else {
+        return Vec::new();
+    };
+    list.split(", ")
+        .filter_map(|item| item.strip_prefix('`')?.split_once('`'))
+        .map(|(id, _)| id.to_owned())
+        .collect()
 }
 
 /// The chains as phrase inputs; arguments listed in `derived` are named by
