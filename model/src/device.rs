@@ -43,6 +43,10 @@ impl DeviceChoice {
         )))
     }
 
+    pub fn is_cpu(&self) -> bool {
+        *self == Self::Cpu
+    }
+
     /// The burn device; a GPU in a build without the `wgpu` feature is an
     /// error that says how to build one.
     pub fn device(self) -> Result<Device> {
@@ -64,12 +68,6 @@ impl TryFrom<String> for DeviceChoice {
 impl From<DeviceChoice> for String {
     fn from(choice: DeviceChoice) -> String {
         choice.to_string()
-    }
-}
-
-impl DeviceChoice {
-    pub fn is_cpu(&self) -> bool {
-        *self == Self::Cpu
     }
 }
 

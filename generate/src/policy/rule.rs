@@ -371,7 +371,7 @@ impl Selector for RulePolicy {
             };
             let missing = plan
                 .as_ref()
-                .map(|plan| still_missing(plan, cx.workflow, tool));
+                .and_then(|plan| still_missing(plan, cx.workflow, tool));
             let evidence: Vec<String> = report
                 .data_flow
                 .iter()
@@ -414,20 +414,16 @@ impl Selector for RulePolicy {
 
 /// What the selector's reason says is left of the plan once the chosen call
 /// (to `tool`) joins the workflow: "Still missing: `a` (tool_a), `b` (tool_b)."
-/// or "The `name` request is complete."
-fn still_missing(plan: &Plan, workflow: &Workflow, tool: &str) -> String {
-    let mut calls = vec![0usize; plan.intent.steps.len()];
-    for step in workflow.steps() {
-        if let Some((i, _)) = plan.intent.step_of_tool(&step.action().tool) {
-            calls[i] += 1;
-        }
-    }
+/// or "The `name` request is complete."; `None` when the workflow holds a
+/// call outside the plan.
+fn still_missing(plan: &Plan, workflow: &Workflow, tool: &str) -> Option<String> {
+    let mut calls: Vec<usize> = plan.progress(workflow)?.iter().map(Vec::len).collect();
     if let Some((i, _)) = plan.intent.step_of_tool(tool) {
         calls[i] += 1;
     }
     let next = plan.options_for(&calls);
     if next.is_empty() {
-        return format!("The `{}` request is complete.", plan.intent.name);
+        return Some(format!("The `{}` request is complete.", plan.intent.name));
     }
     let named: Vec<String> = next
         .iter()
@@ -436,7 +432,7 @@ fn still_missing(plan: &Plan, workflow: &Workflow, tool: &str) -> String {
             format!("`{}` ({})", step.id, step.tool)
         })
         .collect();
-    format!("{MISSING}{}.", named.join(", "))
+    Some(format!("{MISSING}{}.", named.join(", ")))
 }
 
 const MISSING: &str = "Still missing: ";
