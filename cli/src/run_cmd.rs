@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result};
 use clap::Args;
 use toolgrad_core::paths::default_model_path;
-use toolgrad_run::{execute, Exec, Kind, Options, Plan, RunConfig, Stage};
+use toolgrad_run::{execute, Exec, Kind, Options, Outcome, Plan, RunConfig, Stage};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -88,9 +88,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         from: args.from,
         until: args.until,
     };
-    execute(&plan, &args.config, &options, &mut exec, &mut |line| {
+    let outcomes = execute(&plan, &args.config, &options, &mut exec, &mut |line| {
         eprintln!("run: {line}")
     })?;
+    let elsewhere = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Busy | Outcome::Waiting))
+        .count();
+    if elsewhere > 0 {
+        eprintln!(
+            "run: {elsewhere} stage(s) are running or wait on another process; the report covers what is done, run again when it ends"
+        );
+    }
     let command = format!("toolgrad run {}", args.config.display());
     let report = toolgrad_run::report::write(&plan, &command, &args.config)?;
     print!("{report}");

@@ -182,7 +182,7 @@ impl Attention {
         &self,
         x: Tensor<3>,
         rope: &Rope,
-        mask: Option<Tensor<4, Bool>>,
+        mask: &Mask,
         cache: Option<&mut LayerCache>,
     ) -> Result<Tensor<3>> {
         let q = self.q_proj.forward(x.clone());
@@ -199,6 +199,68 @@ impl Attention {
     }
 }
 
+/// Which keys each query of an attention call may see.
+#[derive(Debug, Clone)]
+pub enum Mask {
+    /// Every key: a single query, or one that follows the whole cache.
+    All,
+    /// `true` where a query row may not see a key, `[batch, 1, group · seq, keys]`
+    /// (rows are `(group, seq)` pairs, as in [`attend`]).
+    Dense(Tensor<4, Bool>),
+    /// One row of samples back to back (a packed training batch): each span
+    /// attends causally within itself, so attention costs `Σ len²` instead of
+    /// `seq²` and nothing is computed across samples.
+    Spans(Vec<Span>),
+}
+
+/// A sample's run of positions in a [`Mask::Spans`] row, with its causal mask
+/// (`None` for a single token).
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub start: usize,
+    pub len: usize,
+    causal: Option<Tensor<4, Bool>>,
+}
+
+impl Mask {
+    /// The causal mask of `seq` new positions after `start` cached ones.
+    pub(crate) fn causal(group: usize, seq: usize, start: usize, device: &Device) -> Mask {
+        match seq > 1 {
+            true => Mask::Dense(causal_mask(group, seq, start, device)),
+            false => Mask::All,
+        }
+    }
+
+    /// The mask of a packed batch: spans when it is one row, else a dense
+    /// mask over segments (rows padded to the longest).
+    fn packed(
+        group: usize,
+        layout: &SequenceLayout,
+        batch: usize,
+        seq: usize,
+        device: &Device,
+    ) -> Mask {
+        if batch != 1 || layout.segments.is_empty() {
+            return Mask::Dense(segment_mask(group, layout, batch, seq, device));
+        }
+        let mut spans: Vec<Span> = Vec::new();
+        for (i, segment) in layout.segments.iter().enumerate() {
+            match spans.last_mut() {
+                Some(span) if layout.segments[span.start] == *segment => span.len += 1,
+                _ => spans.push(Span {
+                    start: i,
+                    len: 1,
+                    causal: None,
+                }),
+            }
+        }
+        for span in &mut spans {
+            span.causal = (span.len > 1).then(|| causal_mask(group, span.len, 0, device));
+        }
+        Mask::Spans(spans)
+    }
+}
+
 /// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
 /// rotary positions, the cache extended with this step's keys and values,
 /// and the heads' outputs side by side, before the output projection.
@@ -208,7 +270,7 @@ pub(crate) fn attend(
     v: Tensor<3>,
     shape: Heads,
     rope: &Rope,
-    mask: Option<Tensor<4, Bool>>,
+    mask: &Mask,
     cache: Option<&mut LayerCache>,
 ) -> Result<Tensor<3>> {
     let [batch, seq, _] = q.dims();
@@ -226,20 +288,50 @@ pub(crate) fn attend(
             v = Tensor::cat(vec![past_v, v], 2);
         }
     }
-    // Grouped-query attention without copying K/V: the query heads that share
-    // a KV head are stacked along the row axis.
-    let group = h / kv;
-    let q = q.reshape([batch, kv, group * seq, hd]);
+    let heads = match mask {
+        Mask::All => grouped(q, k, v, None, kv),
+        Mask::Dense(mask) => grouped(q, k, v, Some(mask.clone()), kv),
+        Mask::Spans(spans) => {
+            let span_heads = spans
+                .iter()
+                .map(|span| {
+                    let rows = span.start..span.start + span.len;
+                    let part = |t: &Tensor<4>, n: usize| {
+                        t.clone().slice([0..batch, 0..n, rows.clone(), 0..hd])
+                    };
+                    grouped(
+                        part(&q, h),
+                        part(&k, kv),
+                        part(&v, kv),
+                        span.causal.clone(),
+                        kv,
+                    )
+                })
+                .collect();
+            Tensor::cat(span_heads, 2)
+        }
+    };
+    Ok(heads.swap_dims(1, 2).reshape([batch, seq, h * hd]))
+}
+
+/// Grouped-query attention without copying K/V: the query heads that share a
+/// KV head are stacked along the row axis. `q` is `[batch, heads, seq, dim]`,
+/// `k` and `v` `[batch, kv, keys, dim]`; the result is shaped like `q`.
+fn grouped(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: Option<Tensor<4, Bool>>,
+    kv: usize,
+) -> Tensor<4> {
+    let [batch, h, seq, hd] = q.dims();
+    let q = q.reshape([batch, kv, (h / kv) * seq, hd]);
     let scores = q.matmul(k.swap_dims(2, 3)) / (hd as f64).sqrt();
     let scores = match mask {
         Some(mask) => scores.mask_fill(mask, f32::NEG_INFINITY),
         None => scores,
     };
-    Ok(softmax(scores, 3)
-        .matmul(v)
-        .reshape([batch, h, seq, hd])
-        .swap_dims(1, 2)
-        .reshape([batch, seq, h * hd]))
+    softmax(scores, 3).matmul(v).reshape([batch, h, seq, hd])
 }
 
 #[derive(Module, Debug)]
@@ -380,11 +472,11 @@ impl Llama {
         let device = tokens.device();
         let start = cache.as_ref().map_or(0, |c| c.len());
         let rope = Rope::new(self.rope_theta, self.head_dim(), start, seq, &device);
-        let mask = (seq > 1).then(|| causal_mask(self.group(), seq, start, &device));
+        let mask = Mask::causal(self.group(), seq, start, &device);
         let mut x = self.embed(tokens);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| c.layer_mut(i));
-            x = layer.forward(x, &rope, mask.clone(), slot)?;
+            x = layer.forward(x, &rope, &mask, slot)?;
         }
         if let Some(cache) = cache {
             cache.advance(seq);
@@ -411,10 +503,10 @@ impl Llama {
             seq,
             &device,
         );
-        let mask = segment_mask(self.group(), layout, batch, seq, &device);
+        let mask = Mask::packed(self.group(), layout, batch, seq, &device);
         let mut x = self.embed(tokens);
         for layer in &self.layers {
-            x = layer.forward(x, &rope, Some(mask.clone()), None)?;
+            x = layer.forward(x, &rope, &mask, None)?;
         }
         Ok(self.norm.forward(x))
     }
@@ -427,9 +519,9 @@ impl Llama {
         batch: usize,
         seq: usize,
         device: &Device,
-    ) -> (Rope, Tensor<4, Bool>) {
+    ) -> (Rope, Mask) {
         let rope = Rope::at_positions(self.rope_theta, self.head_dim(), layout, batch, seq, device);
-        (rope, segment_mask(self.group(), layout, batch, seq, device))
+        (rope, Mask::packed(self.group(), layout, batch, seq, device))
     }
 
     /// Token embeddings `[batch, seq, hidden]`.
@@ -468,7 +560,7 @@ impl Block {
         &self,
         x: Tensor<3>,
         rope: &Rope,
-        mask: Option<Tensor<4, Bool>>,
+        mask: &Mask,
         cache: Option<&mut LayerCache>,
     ) -> Result<Tensor<3>> {
         let h =
@@ -519,12 +611,7 @@ fn segment_mask(
 
 /// `true` where a query row may not see a key: rows are `(group, seq)` pairs
 /// whose absolute position is `start + row % seq`.
-pub(crate) fn causal_mask(
-    group: usize,
-    seq: usize,
-    start: usize,
-    device: &Device,
-) -> Tensor<4, Bool> {
+fn causal_mask(group: usize, seq: usize, start: usize, device: &Device) -> Tensor<4, Bool> {
     let total = start + seq;
     let mut data = Vec::with_capacity(group * seq * total);
     for _ in 0..group {

@@ -9,12 +9,12 @@
 //! blocks before it, and those are written first either way.
 
 use burn::tensor::activation::silu;
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::cache::KvCache;
 use crate::error::{ModelError, Result};
 use crate::host::f32_values;
-use crate::llama::{attend, causal_mask, project_tensor, rms_norm, Rope};
+use crate::llama::{attend, project_tensor, rms_norm, Mask, Rope};
 use crate::packed::{Packed, PackedLayer};
 use crate::qmatvec::QMatrix;
 
@@ -53,7 +53,7 @@ impl DenseLayer {
 struct Block {
     x: Tensor<3>,
     rope: Rope,
-    mask: Option<Tensor<4, Bool>>,
+    mask: Mask,
 }
 
 impl Packed {
@@ -80,7 +80,7 @@ impl Packed {
             states.push(Block {
                 x: Tensor::from_data(TensorData::new(rows, [1, len, width]), device),
                 rope: Rope::new(self.rope_theta, s.dim, start, len, device),
-                mask: (len > 1).then(|| causal_mask(group, len, start, device)),
+                mask: Mask::causal(group, len, start, device),
             });
             start += len;
         }
@@ -102,7 +102,7 @@ impl Packed {
                     part(&w.qkv, q_width + kv_width..q_width + 2 * kv_width),
                     s,
                     &block.rope,
-                    block.mask.clone(),
+                    &block.mask,
                     Some(cache.layer_mut(i)),
                 )?;
                 let x = x + project_tensor(heads, w.o.clone());

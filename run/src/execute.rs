@@ -3,6 +3,10 @@
 //! skipped; an unfinished one with the same key resumes (every `toolgrad`
 //! command resumes its own work); a folder written under another key is
 //! cleared and the stage runs again.
+//!
+//! A stage runs under an exclusive lock on `<stage folder>.lock`, so several
+//! `toolgrad run`s of one config share the work: each skips a stage another
+//! process holds, and the stages that need it, and takes the next free one.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -53,6 +57,38 @@ pub enum Outcome {
     Resumed,
     /// Left for later by `--until`.
     Skipped,
+    /// Being run by another process.
+    Busy,
+    /// Needs a stage that another process is still running.
+    Waiting,
+}
+
+impl Outcome {
+    /// Whether the stage's output is complete after this run.
+    fn finished(self) -> bool {
+        matches!(self, Outcome::Cached | Outcome::Ran | Outcome::Resumed)
+    }
+}
+
+/// Takes the stage's lock, or `None` when another process holds it.
+fn lock(stage: &Stage) -> Result<Option<std::fs::File>> {
+    let mut name = stage.dir.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::io(parent, e))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| RunError::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(RunError::io(&path, e)),
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -163,6 +199,27 @@ pub fn execute(
             outcomes.push(Outcome::Skipped);
             continue;
         }
+        let unfinished = stage.deps.iter().find_map(|&d| {
+            outcomes
+                .get(d)
+                .filter(|o: &&Outcome| !o.finished())
+                .map(|&o| (d, o))
+        });
+        if let Some((dep, dep_outcome)) = unfinished {
+            if dep_outcome == Outcome::Skipped {
+                log(format!("{at}: skipped (needs {})", plan.stages[dep].id));
+                outcomes.push(Outcome::Skipped);
+            } else {
+                log(format!("{at}: waits on {}", plan.stages[dep].id));
+                outcomes.push(Outcome::Waiting);
+            }
+            continue;
+        }
+        let Some(_lock) = lock(stage)? else {
+            log(format!("{at}: running in another process"));
+            outcomes.push(Outcome::Busy);
+            continue;
+        };
         let marker = read_marker(&stage.dir)?;
         let same = marker.as_ref().filter(|m| m.key == stage.key);
         let outcome = match (forced[i], same) {

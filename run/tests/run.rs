@@ -348,3 +348,78 @@ fn until_stops_after_a_stage_kind_and_the_report_counts_only_finished_stages() {
         .iter()
         .all(|s| s.contains("train") || s.contains("eval")));
 }
+
+/// Runs a second `execute` on the same folder while it runs one stage.
+struct Concurrent<'a> {
+    fake: Fake,
+    during: &'a str,
+    run: &'a Path,
+    model: &'a Path,
+    root: &'a Path,
+    second: Option<(Vec<String>, Vec<Outcome>)>,
+}
+
+impl Exec for Concurrent<'_> {
+    fn run(&mut self, stage: &Stage) -> Result<(), String> {
+        if stage.id == self.during {
+            let mut other = Fake::default();
+            let outcomes = go(
+                self.run,
+                self.model,
+                self.root,
+                &Options::default(),
+                &mut other,
+            )
+            .unwrap();
+            self.second = Some((other.ran, outcomes));
+        }
+        self.fake.run(stage)
+    }
+}
+
+#[test]
+fn two_runs_of_one_config_share_the_stages_and_never_run_one_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, model) = setup(dir.path());
+    let root = dir.path().join("runs/demo");
+    let mut first = Concurrent {
+        fake: Fake::default(),
+        during: "a/train",
+        run: &run,
+        model: &model,
+        root: &root,
+        second: None,
+    };
+    let config = RunConfig::load(&run).unwrap();
+    let plan = Plan::new(&config, &root, &model).unwrap();
+    let outcomes = execute(&plan, &run, &Options::default(), &mut first, &mut |_| {}).unwrap();
+    let (second_ran, second_outcomes) = first.second.take().unwrap();
+    // The second run skips a/train, which the first holds, and a's evals, which
+    // need it, and trains arm b meanwhile.
+    assert_eq!(second_ran, ["b/train", "b/eval-free", "b/eval-constrained"]);
+    let of = |outcomes: &[Outcome], id: &str| {
+        outcomes[plan.stages.iter().position(|s| s.id == id).unwrap()]
+    };
+    assert_eq!(of(&second_outcomes, "a/train"), Outcome::Busy);
+    assert_eq!(of(&second_outcomes, "a/eval-free"), Outcome::Waiting);
+    assert_eq!(of(&second_outcomes, "a/eval-constrained"), Outcome::Waiting);
+    assert_eq!(of(&second_outcomes, "a/format"), Outcome::Cached);
+    // The first finishes a and finds b done.
+    assert_eq!(
+        first.fake.ran,
+        [
+            "base/eval-free",
+            "base/eval-constrained",
+            "a/generate",
+            "a/verify",
+            "a/format",
+            "a/train",
+            "a/eval-free",
+            "a/eval-constrained"
+        ]
+    );
+    assert_eq!(of(&outcomes, "b/train"), Outcome::Cached);
+    assert!(outcomes
+        .iter()
+        .all(|o| o != &Outcome::Busy && o != &Outcome::Waiting));
+}

@@ -1,6 +1,6 @@
-//! Packing samples into rows: first-fit by decreasing length, each sample
-//! with its own positions and segment, so attention never crosses samples
-//! (see `Llama::hidden_packed`) and no target spans two samples.
+//! Packing a micro-batch into one row, each sample with its own positions
+//! and segment, so attention never crosses samples (see
+//! `Llama::hidden_packed`) and no target spans two samples.
 
 use toolgrad_model::llama::SequenceLayout;
 
@@ -36,29 +36,20 @@ impl Batch {
 /// Segment ids at or above this mark padding (each padding token its own).
 const PADDING_SEGMENTS: u32 = 1 << 30;
 
-/// Packs `samples` (each at most `max_len` tokens) into rows of `max_len`;
-/// without `packing`, one sample per row. Rows are as long as the longest.
-pub fn pack(samples: &[&Encoded], max_len: usize, packing: bool) -> Batch {
+/// With `packing`, one row holding every sample back to back, longest first,
+/// so no position is padding and attention runs per sample (the model's
+/// span mask); without it, one sample per row, padded to the longest.
+pub fn pack(samples: &[&Encoded], packing: bool) -> Batch {
     let mut order: Vec<&Encoded> = samples.to_vec();
     order.sort_by_key(|s| std::cmp::Reverse(s.ids.len()));
-    let mut rows: Vec<Vec<&Encoded>> = Vec::new();
-    let mut used: Vec<usize> = Vec::new();
-    for sample in order {
-        let len = sample.ids.len();
-        let slot = packing
-            .then(|| used.iter().position(|&u| u + len <= max_len))
-            .flatten();
-        match slot {
-            Some(i) => {
-                rows[i].push(sample);
-                used[i] += len;
-            }
-            None => {
-                rows.push(vec![sample]);
-                used.push(len);
-            }
-        }
-    }
+    let rows: Vec<Vec<&Encoded>> = match packing {
+        true => vec![order],
+        false => order.into_iter().map(|s| vec![s]).collect(),
+    };
+    let used: Vec<usize> = rows
+        .iter()
+        .map(|row| row.iter().map(|s| s.ids.len()).sum())
+        .collect();
     let seq = used.iter().copied().max().unwrap_or(1).max(1);
     let total = rows.len() * seq;
     let mut batch = Batch {
@@ -116,22 +107,24 @@ mod tests {
         let a = sample(&[1, 2, 3, 4], &[false, false, true, true]);
         let b = sample(&[5, 6], &[false, true]);
         let c = sample(&[7, 8, 9], &[false, true, true]);
-        let batch = pack(&[&a, &b, &c], 6, true);
-        assert_eq!((batch.rows, batch.seq), (2, 6));
-        // Row 0: a then b; row 1: c then padding.
-        assert_eq!(batch.tokens[..6], [1, 2, 3, 4, 5, 6]);
-        assert_eq!(batch.layout.positions[..6], [0, 1, 2, 3, 0, 1]);
-        assert_eq!(batch.layout.segments[..6], [0, 0, 0, 0, 1, 1]);
-        // a's last token predicts nothing (b's first token is not its target).
-        assert_eq!(batch.targets[..6], [0, 3, 4, 0, 6, 0]);
-        assert_eq!(batch.weights[..6], [false, true, true, false, true, false]);
+        let batch = pack(&[&a, &b, &c], true);
+        assert_eq!((batch.rows, batch.seq), (1, 9));
+        // Longest first: a, c, b, with no padding.
+        assert_eq!(batch.tokens, [1, 2, 3, 4, 7, 8, 9, 5, 6]);
+        assert_eq!(batch.layout.positions, [0, 1, 2, 3, 0, 1, 2, 0, 1]);
+        assert_eq!(batch.layout.segments, [0, 0, 0, 0, 1, 1, 1, 2, 2]);
+        // a's last token predicts nothing (c's first token is not its target).
+        assert_eq!(batch.targets, [0, 3, 4, 0, 8, 9, 0, 6, 0]);
+        let learned = [false, true, true, false, true, true, false, true, false];
+        assert_eq!(batch.weights, learned);
         assert_eq!(
             batch.loss_tokens(),
             a.loss_tokens() + b.loss_tokens() + c.loss_tokens()
         );
         assert_eq!(batch.real_tokens(), 9);
-        let unpacked = pack(&[&a, &b, &c], 6, false);
+        let unpacked = pack(&[&a, &b, &c], false);
         assert_eq!((unpacked.rows, unpacked.seq), (3, 4));
+        assert_eq!(unpacked.real_tokens(), 9);
         assert_eq!(unpacked.loss_tokens(), batch.loss_tokens());
     }
 }

@@ -66,7 +66,8 @@ pub struct TrainConfig {
     pub epsilon: f64,
     /// Clip the global gradient norm to this; 0 turns clipping off.
     pub max_grad_norm: f64,
-    /// Pack several samples per row (block-diagonal attention); off pads one sample per row.
+    /// Put a micro-batch's samples back to back in one row (attention per
+    /// sample, no padding); off pads one sample per row.
     pub packing: bool,
     /// Recompute each block in the backward pass, keeping one block's
     /// activations instead of the whole model's (one more forward pass).

@@ -126,7 +126,7 @@ fn by_blocks(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHe
         device.seed(block_seed(spec.seed, i));
         inputs.push(x.clone());
         x = block
-            .forward(Tensor::from_inner(x), &rope, Some(mask.clone()), None)?
+            .forward(Tensor::from_inner(x), &rope, &mask, None)?
             .inner();
     }
     let last = Tensor::from_inner(x).require_grad();
@@ -157,7 +157,7 @@ fn by_blocks(model: &Llama, batch: &Batch, spec: &StepSpec<'_>) -> Result<WithHe
         device.seed(block_seed(spec.seed, i));
         let input = inputs.pop().ok_or_else(|| missing("a block input"))?;
         let input = Tensor::from_inner(input).require_grad();
-        let y = block.forward(input.clone(), &rope, Some(mask.clone()), None)?;
+        let y = block.forward(input.clone(), &rope, &mask, None)?;
         let backward = (y * Tensor::from_inner(dy)).sum().backward();
         grads.extend(trainable_grads(model, &backward));
         dy = input

@@ -146,7 +146,7 @@ pub fn eval_loss(
     let mut tokens = 0;
     for chunk in samples.chunks(config.batch_size) {
         let refs: Vec<&Encoded> = chunk.iter().collect();
-        let batch = pack(&refs, config.max_len, config.packing);
+        let batch = pack(&refs, config.packing);
         let hidden = model.hidden_packed(tokens_tensor(&batch, device), &batch.layout)?;
         let wanted = Wanted {
             grad_hidden: false,
@@ -297,10 +297,7 @@ pub fn train(request: &TrainRequest) -> Result<TrainReport> {
             .into_iter()
             .map(|ix| ix.into_iter().map(|i| &train_set[i]).collect())
             .collect();
-        let batches: Vec<Batch> = micro
-            .iter()
-            .map(|m| pack(m, config.max_len, config.packing))
-            .collect();
+        let batches: Vec<Batch> = micro.iter().map(|m| pack(m, config.packing)).collect();
         let learned: usize = batches.iter().map(Batch::loss_tokens).sum();
         let scale = 1.0 / learned.max(1) as f32;
         let mut grads = Accumulated::default();

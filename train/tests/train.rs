@@ -112,15 +112,16 @@ fn packed_samples_compute_what_they_compute_alone() {
     let device = toolgrad_model::device::cpu();
     let a: Vec<i64> = vec![40, 41, 42, 43, 44];
     let b: Vec<i64> = vec![50, 51, 52];
-    let run = |tokens: Vec<i64>, positions: Vec<usize>, segments: Vec<u32>| {
-        let n = tokens.len();
-        let ids: Tensor<2, Int> = Tensor::from_data(TensorData::new(tokens, [1, n]), &device);
+    let run_rows = |rows: usize, tokens: Vec<i64>, positions: Vec<usize>, segments: Vec<u32>| {
+        let n = tokens.len() / rows;
+        let ids: Tensor<2, Int> = Tensor::from_data(TensorData::new(tokens, [rows, n]), &device);
         let layout = SequenceLayout {
             positions,
             segments,
         };
         f32_values(model.hidden_packed(ids, &layout).unwrap()).unwrap()
     };
+    let run = |tokens, positions, segments| run_rows(1, tokens, positions, segments);
     let alone = run(b.clone(), vec![0, 1, 2], vec![0, 0, 0]);
     let packed = run(
         [a.clone(), b.clone()].concat(),
@@ -134,6 +135,20 @@ fn packed_samples_compute_what_they_compute_alone() {
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
     assert!(diff < 1e-5, "b packed after a differs by {diff}");
+    // Two rows take the dense segment mask instead of per-sample spans: b in
+    // the second row, then two padding tokens (each its own segment).
+    let padded = run_rows(
+        2,
+        [a.clone(), b.clone(), vec![0, 0]].concat(),
+        vec![0, 1, 2, 3, 4, 0, 1, 2, 0, 0],
+        vec![0, 0, 0, 0, 0, 0, 0, 0, 1 << 30, (1 << 30) + 1],
+    );
+    let diff = alone
+        .iter()
+        .zip(&padded[5 * d..8 * d])
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(diff < 1e-5, "b in a padded second row differs by {diff}");
     // And a really would leak into b without the segment mask.
     let leaky = run([a, b].concat(), vec![0, 1, 2, 3, 4, 0, 1, 2], vec![0; 8]);
     let leak = alone
@@ -326,7 +341,7 @@ fn block_recompute_gives_the_whole_graph_gradients() {
         })
         .collect();
     let refs: Vec<_> = samples.iter().collect();
-    let batch = pack(&refs, 128, true);
+    let batch = pack(&refs, true);
     let head = parts.model.head_weight().val().inner();
     let grads = |recompute: bool| {
         let spec = StepSpec {
