@@ -129,6 +129,8 @@ fn the_paper_and_ablation_configs_plan_and_every_stage_config_loads() {
     let mut runs = vec![
         configs.join("paper-toolgrad500.toml"),
         configs.join("quickstart.toml"),
+        configs.join("proof-smollm2.toml"),
+        configs.join("proof-smollm2-subset.toml"),
     ];
     let mut ablations: Vec<_> = std::fs::read_dir(configs.join("ablations"))
         .unwrap()
