@@ -206,7 +206,7 @@ pub enum Mask {
     All,
     /// `true` where a query row may not see a key, `[batch, 1, group · seq, keys]`
     /// (rows are `(group, seq)` pairs, as in [`attend`]).
-    Dense(Tensor<4, Bool>),
+    Dense(Box<Tensor<4, Bool>>),
     /// One row of samples back to back (a packed training batch): each span
     /// attends causally within itself, so attention costs `Σ len²` instead of
     /// `seq²` and nothing is computed across samples.
@@ -226,7 +226,7 @@ impl Mask {
     /// The causal mask of `seq` new positions after `start` cached ones.
     pub(crate) fn causal(group: usize, seq: usize, start: usize, device: &Device) -> Mask {
         match seq > 1 {
-            true => Mask::Dense(causal_mask(group, seq, start, device)),
+            true => Mask::Dense(Box::new(causal_mask(group, seq, start, device))),
             false => Mask::All,
         }
     }
@@ -241,7 +241,7 @@ impl Mask {
         device: &Device,
     ) -> Mask {
         if batch != 1 || layout.segments.is_empty() {
-            return Mask::Dense(segment_mask(group, layout, batch, seq, device));
+            return Mask::Dense(Box::new(segment_mask(group, layout, batch, seq, device)));
         }
         let mut spans: Vec<Span> = Vec::new();
         for (i, segment) in layout.segments.iter().enumerate() {
@@ -290,7 +290,7 @@ pub(crate) fn attend(
     }
     let heads = match mask {
         Mask::All => grouped(q, k, v, None, kv),
-        Mask::Dense(mask) => grouped(q, k, v, Some(mask.clone()), kv),
+        Mask::Dense(mask) => grouped(q, k, v, Some(*mask.clone()), kv),
         Mask::Spans(spans) => {
             let span_heads = spans
                 .iter()
