@@ -19,19 +19,6 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `purge_delay` option: index 15 of mimalloc v3's `mi_option_e`,
-/// which libmimalloc-sys binds without a constant for it.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Keeps freed pages instead of handing them back to the kernel a second later
-/// (mimalloc v3's default): re-faulting and zeroing them cost a LoRA step of
-/// SmolLM2-135M 2–15 % (results/train.md). Peak memory is unchanged; memory
-/// stays at the high-water mark instead of shrinking after a peak.
-fn keep_freed_pages() {
-    // SAFETY: sets a process-wide option before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
-}
-
 #[derive(Parser)]
 #[command(
     name = "toolgrad",
@@ -74,7 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    keep_freed_pages();
+    toolgrad_train::alloc::keep_freed_pages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Generate(args) => generate_cmd::generate(args),
@@ -105,19 +92,4 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .chain()
         .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn purge_delay_is_the_option_with_mimallocs_1000_ms_default() {
-        // Its neighbours default to 1 (eager_commit_delay) and 0 (use_numa_nodes).
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            // SAFETY: reads a process-wide option.
-            let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-            assert_eq!(delay, 1000);
-        }
-    }
 }

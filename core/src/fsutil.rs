@@ -1,5 +1,6 @@
 //! Crash-safe file output: whole files are written to a temporary sibling and
-//! renamed into place; JSONL records are appended one complete line at a time.
+//! renamed into place; JSONL records are appended one complete line at a time;
+//! a folder is claimed by one process through an advisory lock file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -41,6 +42,26 @@ pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
     file.sync_data()
 }
 
+/// Takes an exclusive advisory lock on `path` (created, with its parent
+/// folders, if missing) without waiting. `None`: another process holds it.
+/// The lock lasts as long as the returned file is open, and the OS drops it
+/// when the process dies, so a killed run never leaves a stale lock.
+pub fn try_lock(path: &Path) -> io::Result<Option<File>> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +83,15 @@ mod tests {
         append_line(&path, "{\"a\":1}").unwrap();
         append_line(&path, "{\"a\":2}").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":1}\n{\"a\":2}\n");
+    }
+
+    #[test]
+    fn a_held_lock_is_refused_until_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/stage.lock");
+        let held = try_lock(&path).unwrap().expect("a free lock is taken");
+        assert!(try_lock(&path).unwrap().is_none());
+        drop(held);
+        assert!(try_lock(&path).unwrap().is_some());
     }
 }

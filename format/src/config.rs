@@ -72,6 +72,13 @@ pub struct FormatConfig {
     /// the functions they call, as BFCL's simple and parallel entries do.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_tools: Option<usize>,
+    /// The chance that a positive sample's distractor comes from the family
+    /// of a tool the sample calls (a related function it must leave
+    /// uncalled, as in BFCL's `multiple`) rather than from the whole catalog.
+    /// 0 (the reference formatter's behaviour) draws every distractor from
+    /// the whole catalog.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub near_distractors: f64,
     /// Irrelevance samples per positive sample.
     pub negative_ratio: f64,
     /// Share of workflows held out as the test split.
@@ -90,6 +97,7 @@ impl Default for FormatConfig {
             formats: OutputFormat::ALL.to_vec(),
             num_tools: 10,
             min_tools: None,
+            near_distractors: 0.0,
             negative_ratio: 0.2,
             test_ratio: 0.1,
             seed: 42,
@@ -129,6 +137,12 @@ impl FormatConfig {
                 ));
             }
         }
+        if !(0.0..=1.0).contains(&self.near_distractors) {
+            return Err(format!(
+                "`near_distractors` must be between 0 and 1, not {}",
+                self.near_distractors
+            ));
+        }
         if !(0.0..=10.0).contains(&self.negative_ratio) {
             return Err("`negative_ratio` must be between 0 and 10".into());
         }
@@ -156,6 +170,10 @@ impl FormatConfig {
         let digest = Sha256::digest(text.as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub struct DatasetStats {
     pub parallel_share: f64,
     /// How the positives split over BFCL's non-live AST shapes.
     pub shapes: ShapeShares,
+    /// Share of positives that list a function they leave uncalled from the
+    /// family of one they call: a related distractor, as BFCL's `multiple`
+    /// lists; 0 when the source names no families.
+    pub related_distractor_share: f64,
     pub unique_tools: usize,
     /// Distinct families of the called tools; 0 when the source names none.
     pub unique_domains: usize,
@@ -215,6 +219,21 @@ fn chain_shingles(sample: &Sample) -> HashSet<String> {
     set
 }
 
+/// Whether `sample` lists an uncalled function of a called function's family.
+fn lists_related_distractor(sample: &Sample) -> bool {
+    let called = |name: &str| sample.calls.iter().any(|c| c.name == name);
+    let families: HashSet<&str> = sample
+        .tools
+        .iter()
+        .filter(|t| !t.family.is_empty() && called(&t.name))
+        .map(|t| t.family.as_str())
+        .collect();
+    sample
+        .tools
+        .iter()
+        .any(|t| !called(&t.name) && families.contains(t.family.as_str()))
+}
+
 /// The statistics of one dataset.
 pub fn describe(name: &str, samples: &[Sample]) -> DatasetStats {
     let positives: Vec<&Sample> = samples.iter().filter(|s| !s.negative).collect();
@@ -245,6 +264,10 @@ pub fn describe(name: &str, samples: &[Sample]) -> DatasetStats {
             s.calls.iter().any(|c| !seen.insert(c.name.as_str()))
         })
         .count();
+    let related_distractor = positives
+        .iter()
+        .filter(|s| lists_related_distractor(s))
+        .count();
     let query_sets: Vec<HashSet<String>> = queries.iter().map(|w| query_shingles(w)).collect();
     let chain_sets: Vec<HashSet<String>> = positives.iter().map(|s| chain_shingles(s)).collect();
     let share = |n: usize| {
@@ -264,6 +287,7 @@ pub fn describe(name: &str, samples: &[Sample]) -> DatasetStats {
         max_chain_depth: depths.iter().copied().max().unwrap_or(0),
         parallel_share: share(parallel),
         shapes: shape_shares(&positives),
+        related_distractor_share: share(related_distractor),
         unique_tools: called.len(),
         unique_domains: domains.len(),
         query_words_mean: mean(lengths.iter().map(|&l| l as f64)),
@@ -298,19 +322,20 @@ pub fn markdown(rows: &[DatasetStats]) -> String {
 /// The BFCL shape histogram of each dataset as a markdown table.
 pub fn shapes_markdown(rows: &[DatasetStats]) -> String {
     let mut out = String::from(
-        "| dataset | simple | multiple | parallel | parallel multiple | several, none repeated |\n\
-         |---|---:|---:|---:|---:|---:|\n",
+        "| dataset | simple | multiple | parallel | parallel multiple | several, none repeated | lists a related uncalled function |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let s = &r.shapes;
         out.push_str(&format!(
-            "| {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % |\n",
+            "| {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % |\n",
             r.name,
             100.0 * s.simple,
             100.0 * s.multiple,
             100.0 * s.parallel,
             100.0 * s.parallel_multiple,
             100.0 * s.distinct,
+            100.0 * r.related_distractor_share,
         ));
     }
     out
@@ -319,11 +344,11 @@ pub fn shapes_markdown(rows: &[DatasetStats]) -> String {
 /// The statistics as CSV (RFC 4180 quoting of the name).
 pub fn csv(rows: &[DatasetStats]) -> String {
     let mut out = String::from(
-        "dataset,samples,negatives,calls_per_sample,chains_per_sample,mean_chain_depth,max_chain_depth,parallel_share,unique_tools,unique_domains,query_words_mean,query_words_p50,query_words_p90,distinct_1,distinct_2,near_duplicate_queries,near_duplicate_chains,shape_simple,shape_multiple,shape_parallel,shape_parallel_multiple,shape_distinct\n",
+        "dataset,samples,negatives,calls_per_sample,chains_per_sample,mean_chain_depth,max_chain_depth,parallel_share,unique_tools,unique_domains,query_words_mean,query_words_p50,query_words_p90,distinct_1,distinct_2,near_duplicate_queries,near_duplicate_chains,shape_simple,shape_multiple,shape_parallel,shape_parallel_multiple,shape_distinct,related_distractor_share\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "\"{}\",{},{},{:.4},{:.4},{:.4},{},{:.4},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}\n",
+            "\"{}\",{},{},{:.4},{:.4},{:.4},{},{:.4},{},{},{:.4},{},{},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}\n",
             r.name.replace('"', "\"\""),
             r.samples,
             r.negatives,
@@ -346,6 +371,7 @@ pub fn csv(rows: &[DatasetStats]) -> String {
             r.shapes.parallel,
             r.shapes.parallel_multiple,
             r.shapes.distinct,
+            r.related_distractor_share,
         ));
     }
     out
@@ -396,6 +422,23 @@ mod tests {
             negative: false,
             trace: None,
         }
+    }
+
+    #[test]
+    fn a_related_distractor_is_an_uncalled_function_of_a_called_family() {
+        let mut sample = shaped(3, &["f0"]);
+        let families = ["math", "text", "math"];
+        for (tool, family) in sample.tools.iter_mut().zip(families) {
+            tool.family = family.into();
+        }
+        assert!(lists_related_distractor(&sample));
+        sample.tools[2].family = "time".into();
+        assert!(!lists_related_distractor(&sample));
+        // Unnamed families relate nothing.
+        for tool in &mut sample.tools {
+            tool.family.clear();
+        }
+        assert!(!lists_related_distractor(&sample));
     }
 
     #[test]

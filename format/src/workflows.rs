@@ -1,5 +1,6 @@
 //! A `toolgrad generate` run (`dataset.jsonl` + `tools.json`) → samples:
-//! candidates (the used tools plus shuffled distractors), irrelevance
+//! candidates (the used tools plus shuffled distractors, some of them from the
+//! used tools' families when `near_distractors` asks for it), irrelevance
 //! negatives that exclude every used tool's family, the multi-turn trace, and a
 //! train/test split by workflow.
 
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
 use serde_json::{Map, Value};
 use toolgrad_core::text::truncate_chars;
 use toolgrad_generate::catalog::{self, CatalogTool};
@@ -125,6 +127,31 @@ fn distractors<'a>(
         .filter(|tool| taken.insert(callable(&tool.name)))
         .take(n)
         .collect()
+}
+
+/// `n` tools from `pool`, each one drawn with probability `near_share` from
+/// the tools of `families` (while any is left) and otherwise from the rest
+/// (while any is left), minus those whose model-facing name is taken.
+fn mixed_distractors<'a>(
+    pool: &[&'a CatalogTool],
+    families: &HashSet<&str>,
+    near_share: f64,
+    taken: &mut HashSet<String>,
+    n: usize,
+    rng: &mut StdRng,
+) -> Vec<&'a CatalogTool> {
+    let (near, far): (Vec<&CatalogTool>, Vec<&CatalogTool>) = pool
+        .iter()
+        .partition(|tool| families.contains(tool.family.as_str()));
+    let mut near = distractors(&near, taken, n, rng);
+    let mut far = distractors(&far, taken, n, rng);
+    let mut chosen = Vec::with_capacity(n);
+    while chosen.len() < n && !(near.is_empty() && far.is_empty()) {
+        let from_near = far.is_empty() || (!near.is_empty() && rng.random_bool(near_share));
+        let tool = if from_near { near.pop() } else { far.pop() };
+        chosen.extend(tool);
+    }
+    chosen
 }
 
 fn used_tools(workflow: &Workflow) -> Vec<String> {
@@ -296,7 +323,19 @@ fn positive(
     let mut rng = seeded(&[config.seed, 3, hash_str(&record.id)]);
     let wanted = config.candidate_count(&mut rng).saturating_sub(used.len());
     let mut candidates = used.clone();
-    candidates.extend(distractors(&pool, &mut taken, wanted, &mut rng));
+    if config.near_distractors > 0.0 {
+        let families: HashSet<&str> = used.iter().map(|t| t.family.as_str()).collect();
+        candidates.extend(mixed_distractors(
+            &pool,
+            &families,
+            config.near_distractors,
+            &mut taken,
+            wanted,
+            &mut rng,
+        ));
+    } else {
+        candidates.extend(distractors(&pool, &mut taken, wanted, &mut rng));
+    }
     candidates.shuffle(&mut rng);
     Ok(Sample {
         id: record.id.clone(),

@@ -391,4 +391,21 @@ async fn offline_samples_cover_bfcl_call_shapes() {
         + shapes.parallel_multiple
         + shapes.distinct;
     assert!((total - 1.0).abs() < 1e-9, "{shapes:?}");
+
+    // The config draws most distractors from the called tools' families;
+    // random ones give the same candidate counts (so the same shapes) and far
+    // fewer prompts with a related uncalled function.
+    assert!(config.near_distractors > 0.0);
+    let random = FormatConfig {
+        near_distractors: 0.0,
+        ..config
+    };
+    let random_out = tempfile::tempdir().unwrap();
+    let random_summary = format_run(run.path(), random_out.path(), &random, "test").unwrap();
+    assert_eq!(random_summary.stats.shapes, shapes);
+    let (before, after) = (
+        random_summary.stats.related_distractor_share,
+        summary.stats.related_distractor_share,
+    );
+    assert!(after >= 0.3 && after >= 2.0 * before, "{before} -> {after}");
 }

@@ -22,7 +22,7 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use toolgrad_core::fsutil::write_atomic;
+use toolgrad_core::fsutil::{try_lock, write_atomic};
 
 use crate::config::Method;
 use crate::dfs::DfsTrace;
@@ -218,22 +218,15 @@ pub fn replay_misses(out: &Path, seeds: &[u64]) -> Vec<(u64, String)> {
 /// to start instead of mixing its files (and its temporary-file clean-up)
 /// with this one's.
 fn lock(out: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(out).map_err(|e| GenerateError::io(out, e))?;
     let path = out.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| GenerateError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(GenerateError::io(
-            &path,
-            "another `toolgrad generate` is writing to this folder; wait for it or use another --out",
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(GenerateError::io(&path, e)),
-    }
+    try_lock(&path)
+        .map_err(|e| GenerateError::io(&path, e))?
+        .ok_or_else(|| {
+            GenerateError::io(
+                &path,
+                "another `toolgrad generate` is writing to this folder; wait for it or use another --out",
+            )
+        })
 }
 
 /// Removes the hidden `.<name>.tmp<pid>` files a killed run left behind (the

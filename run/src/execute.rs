@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use toolgrad_core::fsutil::write_atomic;
+use toolgrad_core::fsutil::{try_lock, write_atomic};
 
 use crate::error::{Result, RunError};
 use crate::plan::{file_hash, Kind, Plan, Stage};
@@ -75,20 +75,7 @@ fn lock(stage: &Stage) -> Result<Option<std::fs::File>> {
     let mut name = stage.dir.as_os_str().to_owned();
     name.push(".lock");
     let path = PathBuf::from(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| RunError::io(parent, e))?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| RunError::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(RunError::io(&path, e)),
-    }
+    try_lock(&path).map_err(|e| RunError::io(&path, e))
 }
 
 #[derive(Debug, Clone, Default)]

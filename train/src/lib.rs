@@ -4,6 +4,7 @@
 //! Checkpoints resume exactly; the result exports as an HF model and, for
 //! LoRA, a PEFT adapter.
 
+pub mod alloc;
 pub mod batch;
 pub mod checkpoint;
 pub mod config;

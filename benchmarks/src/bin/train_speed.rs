@@ -127,10 +127,8 @@ fn step_flops(s: &Shape, rank: usize) -> f64 {
 }
 
 fn main() {
-    // As the `toolgrad` binary does (cli/src/main.rs): mimalloc keeps freed
-    // pages (option 15, `purge_delay`, at -1) instead of returning them.
-    // SAFETY: sets a process-wide option before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(15, -1) };
+    // As the `toolgrad` binary does.
+    toolgrad_train::alloc::keep_freed_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(s) = args.first().and_then(|n| shape(n)) else {
         eprintln!("usage: train_speed <full-135m|lora-135m|tiny-7m> [steps] [--no-recompute]");
