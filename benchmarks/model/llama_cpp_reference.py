@@ -12,6 +12,9 @@ Usage: python llama_cpp_reference.py logits|greedy|bench|server MODEL.gguf [args
 LLAMA_NO_EXTRA_BUFTS=1 turns off llama.cpp's extra CPU buffer types (the AMX and
 repacked weight layouts). With them, decoding crashed with a segmentation fault on the
 project's CPU machine (AMX_INT8 = 1); the cause was not investigated.
+
+LLAMA_THREADS sets llama.cpp's thread count (default 2, the machine's cores), so that it
+can be compared with toolgrad at RAYON_NUM_THREADS=1 on one pinned core.
 """
 import json
 import os
@@ -34,8 +37,11 @@ if os.environ.get("LLAMA_NO_EXTRA_BUFTS") == "1":
     llama_cpp.llama.llama_cpp.llama_model_default_params = _without_extra_bufts
 
 
+THREADS = int(os.environ.get("LLAMA_THREADS", "2"))
+
+
 def load(path, n_ctx=4096, logits_all=False):
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=2, n_threads_batch=2,
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=THREADS, n_threads_batch=THREADS,
                  logits_all=logits_all, verbose=False, seed=0)
 
 
@@ -60,7 +66,7 @@ def greedy(path, system, questions, max_tokens=40):
 
 def bench(path, prompt_lengths, decode_tokens, runs):
     llm = load(path, n_ctx=4096)
-    result = {"engine": "llama.cpp (llama-cpp-python)", "threads": 2}
+    result = {"engine": "llama.cpp (llama-cpp-python)", "threads": THREADS}
     for n in prompt_lengths:
         tokens = [(i * 7919) % 40000 + 200 for i in range(n)]
         times = []

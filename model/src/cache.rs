@@ -4,7 +4,7 @@
 //! place, so the cache is never copied to grow (a tensor cache would be
 //! concatenated again at every token).
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 
 use crate::error::{ModelError, Result};
 use crate::host::f32_values;
@@ -45,25 +45,6 @@ impl LayerCache {
         self.values
             .extend(f32_values(values.clone().swap_dims(1, 2))?);
         Ok(())
-    }
-
-    /// The first `positions` keys and values as `[1, kv_heads, positions,
-    /// head_dim]` tensors, for attention over them in a prefill block.
-    pub(crate) fn tensors(
-        &self,
-        positions: usize,
-        kv_heads: usize,
-        head_dim: usize,
-        device: &Device,
-    ) -> (Tensor<4>, Tensor<4>) {
-        let take = |v: &[f32]| {
-            let data = TensorData::new(
-                v[..positions * kv_heads * head_dim].to_vec(),
-                [1, positions, kv_heads, head_dim],
-            );
-            Tensor::<4>::from_data(data, device).swap_dims(1, 2)
-        };
-        (take(&self.keys), take(&self.values))
     }
 
     fn truncated(&self, values_per_layer: usize) -> Self {

@@ -3,6 +3,7 @@
 //! tokenizer and chat template, and KV-cache generation with constrained decoding.
 
 pub mod batch;
+mod block_attention;
 pub mod cache;
 pub mod chat;
 pub mod chat_engine;

@@ -8,9 +8,11 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
+use crate::block_attention::attend_block;
 use crate::cache::{KvCache, LayerCache};
 use crate::config::LlamaConfig;
 use crate::error::Result;
+use crate::host::f32_values;
 use crate::lora::Lora;
 use crate::packed::Heads;
 
@@ -263,7 +265,9 @@ impl Mask {
 
 /// Attention of projected `q`, `k`, `v` (`[batch, seq, heads · head_dim]`):
 /// rotary positions, the cache extended with this step's keys and values,
-/// and the heads' outputs side by side, before the output projection.
+/// and the heads' outputs side by side, before the output projection. With a
+/// cache, every query sees the cache and the step's positions up to its own,
+/// whatever `mask` says.
 pub(crate) fn attend(
     q: Tensor<3>,
     k: Tensor<3>,
@@ -277,16 +281,21 @@ pub(crate) fn attend(
     let (h, kv, hd) = (shape.heads, shape.kv_heads, shape.dim);
     let heads = |t: Tensor<3>, n: usize| t.reshape([batch, seq, n, hd]).swap_dims(1, 2);
     let q = rope.apply(heads(q, h));
-    let mut k = rope.apply(heads(k, kv));
-    let mut v = heads(v, kv);
+    let k = rope.apply(heads(k, kv));
+    let v = heads(v, kv);
     if let Some(layer) = cache {
+        // A cached call is one sequence's causal step after the cache
+        // (`Llama::hidden`, the lean prefill), run in inference only: it
+        // attends over the host cache on the host, and `mask` is not read.
         let past = layer.keys().len() / (kv * hd);
         layer.append(&k, &v)?;
-        if past > 0 {
-            let (past_k, past_v) = layer.tensors(past, kv, hd, &k.device());
-            k = Tensor::cat(vec![past_k, k], 2);
-            v = Tensor::cat(vec![past_v, v], 2);
-        }
+        let device = q.device();
+        let rows = f32_values(q.swap_dims(1, 2))?;
+        let out = attend_block(&rows, layer.keys(), layer.values(), past, shape);
+        return Ok(Tensor::from_data(
+            TensorData::new(out, [batch, seq, h * hd]),
+            &device,
+        ));
     }
     let heads = match mask {
         Mask::All => grouped(q, k, v, None, kv),
@@ -472,7 +481,11 @@ impl Llama {
         let device = tokens.device();
         let start = cache.as_ref().map_or(0, |c| c.len());
         let rope = Rope::new(self.rope_theta, self.head_dim(), start, seq, &device);
-        let mask = Mask::causal(self.group(), seq, start, &device);
+        // A cached call attends causally by construction (see [`attend`]).
+        let mask = match cache {
+            Some(_) => Mask::All,
+            None => Mask::causal(self.group(), seq, start, &device),
+        };
         let mut x = self.embed(tokens);
         for (i, layer) in self.layers.iter().enumerate() {
             let slot = cache.as_mut().map(|c| c.layer_mut(i));

@@ -15,21 +15,33 @@ use crate::cache::KvCache;
 use crate::error::{ModelError, Result};
 use crate::host::f32_values;
 use crate::llama::{attend, project_tensor, rms_norm, Mask, Rope};
-use crate::packed::{Packed, PackedLayer};
+use crate::packed::{Heads, Packed, PackedLayer};
 use crate::qmatvec::QMatrix;
 
-/// One layer's weights as f32 tensors, for one prefill.
+/// One layer's weights as f32 tensors, for one prefill. Each projection is
+/// its own contiguous tensor, cut from the stacked packed matrix once per
+/// layer: slicing the stacked tensor for every block made burn copy the
+/// slice out again for every block's matmul.
 struct DenseLayer {
-    qkv: Tensor<2>,
+    q: Tensor<2>,
+    k: Tensor<2>,
+    v: Tensor<2>,
     o: Tensor<2>,
-    gate_up: Tensor<2>,
+    gate: Tensor<2>,
+    up: Tensor<2>,
     down: Tensor<2>,
     input_norm: Tensor<1>,
     post_attention_norm: Tensor<1>,
 }
 
-fn matrix(q: &QMatrix, device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(q.to_f32(), [q.rows(), q.cols()]), device)
+/// `q` as f32 tensors of consecutive row counts `parts` (which sum to its rows).
+fn matrices<const N: usize>(q: &QMatrix, parts: [usize; N], device: &Device) -> [Tensor<2>; N] {
+    let mut first = 0;
+    parts.map(|rows| {
+        let values = q.rows_f32(first, rows);
+        first += rows;
+        Tensor::from_data(TensorData::new(values, [rows, q.cols()]), device)
+    })
 }
 
 fn vector(v: &[f32], device: &Device) -> Tensor<1> {
@@ -37,12 +49,21 @@ fn vector(v: &[f32], device: &Device) -> Tensor<1> {
 }
 
 impl DenseLayer {
-    fn new(p: &PackedLayer, device: &Device) -> Self {
+    fn new(p: &PackedLayer, shape: Heads, device: &Device) -> Self {
+        let (q_rows, kv_rows) = (shape.heads * shape.dim, shape.kv_heads * shape.dim);
+        let [q, k, v] = matrices(&p.qkv, [q_rows, kv_rows, kv_rows], device);
+        let ff = p.gate_up.rows() / 2;
+        let [gate, up] = matrices(&p.gate_up, [ff, ff], device);
+        let [o] = matrices(&p.o, [p.o.rows()], device);
+        let [down] = matrices(&p.down, [p.down.rows()], device);
         Self {
-            qkv: matrix(&p.qkv, device),
-            o: matrix(&p.o, device),
-            gate_up: matrix(&p.gate_up, device),
-            down: matrix(&p.down, device),
+            q,
+            k,
+            v,
+            o,
+            gate,
+            up,
+            down,
             input_norm: vector(&p.input_norm, device),
             post_attention_norm: vector(&p.post_attention_norm, device),
         }
@@ -53,7 +74,6 @@ impl DenseLayer {
 struct Block {
     x: Tensor<3>,
     rope: Rope,
-    mask: Mask,
 }
 
 impl Packed {
@@ -70,7 +90,6 @@ impl Packed {
             return Err(ModelError::Setup("a prefill got an empty block".into()));
         }
         let s = self.shape;
-        let group = s.heads / s.kv_heads;
         let mut start = cache.len();
         let mut states = Vec::with_capacity(blocks.len());
         for tokens in blocks {
@@ -80,39 +99,29 @@ impl Packed {
             states.push(Block {
                 x: Tensor::from_data(TensorData::new(rows, [1, len, width]), device),
                 rope: Rope::new(self.rope_theta, s.dim, start, len, device),
-                mask: Mask::causal(group, len, start, device),
             });
             start += len;
         }
-        let (q_width, kv_width) = (s.heads * s.dim, s.kv_heads * s.dim);
         for (i, layer) in self.layers.iter().enumerate() {
-            let w = DenseLayer::new(layer, device);
+            let w = DenseLayer::new(layer, s, device);
             for block in &mut states {
                 let x = block.x.clone();
                 let normed = rms_norm(x.clone(), w.input_norm.clone(), self.norm_eps);
-                // Each part is its own product (rows of the stacked weight), so
-                // every output is contiguous, as in the dense engine.
-                let part = |w: &Tensor<2>, rows: std::ops::Range<usize>| {
-                    let cols = w.dims()[1];
-                    project_tensor(normed.clone(), w.clone().slice([rows, 0..cols]))
-                };
+                let project = |w: &Tensor<2>| project_tensor(normed.clone(), w.clone());
                 let heads = attend(
-                    part(&w.qkv, 0..q_width),
-                    part(&w.qkv, q_width..q_width + kv_width),
-                    part(&w.qkv, q_width + kv_width..q_width + 2 * kv_width),
+                    project(&w.q),
+                    project(&w.k),
+                    project(&w.v),
                     s,
                     &block.rope,
-                    &block.mask,
+                    &Mask::All,
                     Some(cache.layer_mut(i)),
                 )?;
                 let x = x + project_tensor(heads, w.o.clone());
                 let normed = rms_norm(x.clone(), w.post_attention_norm.clone(), self.norm_eps);
-                let ff = w.gate_up.dims()[0] / 2;
-                let part = |rows: std::ops::Range<usize>| {
-                    let cols = w.gate_up.dims()[1];
-                    project_tensor(normed.clone(), w.gate_up.clone().slice([rows, 0..cols]))
-                };
-                block.x = x + project_tensor(silu(part(0..ff)) * part(ff..2 * ff), w.down.clone());
+                let project = |w: &Tensor<2>| project_tensor(normed.clone(), w.clone());
+                block.x =
+                    x + project_tensor(silu(project(&w.gate)) * project(&w.up), w.down.clone());
             }
         }
         cache.advance(start - cache.len());

@@ -336,7 +336,7 @@ impl QMatrix {
     }
 
     /// Rows `first..first + count` as f32 values, in parallel tasks of rows.
-    fn rows_f32(&self, first: usize, count: usize) -> Vec<f32> {
+    pub(crate) fn rows_f32(&self, first: usize, count: usize) -> Vec<f32> {
         let len = count * self.cols;
         let mut out: Vec<f32> = Vec::with_capacity(len);
         out.spare_capacity_mut()[..len]
