@@ -328,14 +328,15 @@ impl QMatrix {
         (r < self.rows).then(|| self.rows_f32(r, 1))
     }
 
-    /// The whole matrix as row-major f32 values. A prefill dequantises every
-    /// layer this way, so the output is not zeroed first and blocks decode
-    /// with AVX-512 or AVX2 where the CPU has it (criterion bench `qmatvec`).
+    /// The whole matrix as row-major f32 values (see [`Self::rows_f32`]).
     pub fn to_f32(&self) -> Vec<f32> {
         self.rows_f32(0, self.rows)
     }
 
     /// Rows `first..first + count` as f32 values, in parallel tasks of rows.
+    /// A prefill dequantises every projection of every layer this way, so the
+    /// output is not zeroed first and blocks decode with AVX-512 or AVX2 where
+    /// the CPU has it (criterion bench `qmatvec`).
     pub(crate) fn rows_f32(&self, first: usize, count: usize) -> Vec<f32> {
         let len = count * self.cols;
         let mut out: Vec<f32> = Vec::with_capacity(len);
